@@ -1,0 +1,115 @@
+"""Destination capabilities: a generic base, then adjusted to the dialect named by the URL.
+
+Nothing here imports a DBAPI driver: the dialect class is enough to know identifier limits,
+boolean support and quoting, so pipelines normalize on machines without the driver.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Optional
+
+import sqlalchemy as sa
+from dlt.common.destination import DestinationCapabilitiesContext
+
+from dlt_sqlalchemy.configuration import SqlalchemyCredentials
+from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.engine import load_dialect_class
+from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
+
+DEFAULT_BATCH_ROWS = 10_000
+
+
+def base_capabilities() -> DestinationCapabilitiesContext:
+    """What holds for every dialect before we know which one it is."""
+    caps = DestinationCapabilitiesContext.generic_capabilities()
+    caps.preferred_loader_file_format = "typed-jsonl"
+    caps.supported_loader_file_formats = ["typed-jsonl", "parquet", "model"]
+    caps.preferred_staging_file_format = None
+    caps.supported_staging_file_formats = []
+    caps.type_mapper = SqlalchemyTypeMapper
+    caps.has_case_sensitive_identifiers = True
+    caps.decimal_precision = (38, 9)
+    caps.wei_precision = (38, 0)
+    caps.max_identifier_length = 63
+    caps.max_column_identifier_length = 63
+    caps.max_query_length = 32 * 1024 * 1024
+    caps.is_max_query_length_in_bytes = True
+    caps.max_text_data_type_length = 1024 * 1024 * 1024
+    caps.is_max_text_data_type_length_in_bytes = True
+    caps.supports_ddl_transactions = True
+    caps.supports_transactions = True
+    caps.supports_multiple_statements = False
+    caps.max_rows_per_insert = DEFAULT_BATCH_ROWS
+    caps.max_query_parameters = 65_535
+    caps.supported_merge_strategies = ["delete-insert", "scd2"]
+    caps.supported_replace_strategies = [
+        "truncate-and-insert",
+        "insert-from-staging",
+        "staging-optimized",
+    ]
+    caps.timestamp_precision = 6
+    caps.max_timestamp_precision = 6
+    caps.supports_tz_aware_datetime = True
+    caps.supports_naive_datetime = True
+    caps.supports_truncate_command = True
+    return caps
+
+
+def dialect_for(credentials: SqlalchemyCredentials) -> Optional[sa.engine.interfaces.Dialect]:
+    """A dialect object for the credentials: the live engine's, or a fresh one (no driver needed)."""
+    if credentials.engine is not None:
+        return credentials.engine.dialect  # type: ignore[no-any-return]
+    if not credentials.drivername:
+        return None
+    dialect_cls = load_dialect_class(credentials.to_url())
+    try:
+        return dialect_cls()  # type: ignore[no-any-return]
+    except Exception:
+        # a few third-party dialects need their driver to instantiate; fall back to defaults
+        return None
+
+
+def apply_dialect(
+    caps: DestinationCapabilitiesContext,
+    dialect: sa.engine.interfaces.Dialect,
+    dialect_caps: DialectCapabilities,
+) -> DestinationCapabilitiesContext:
+    """Adjusts `caps` to `dialect`, then lets the registered capabilities refine them."""
+    caps.max_identifier_length = dialect.max_identifier_length
+    caps.max_column_identifier_length = dialect.max_identifier_length
+    caps.supports_native_boolean = dialect.supports_native_boolean
+    preparer = dialect.identifier_preparer
+    if dialect.requires_name_normalize:
+        # the database folds unquoted names to upper case; SQLAlchemy treats lower-case names
+        # as case-insensitive and leaves them unquoted, so we store them lower-cased
+        caps.has_case_sensitive_identifiers = False
+        caps.casefold_identifier = str.lower
+        caps.escape_identifier = preparer.quote
+    else:
+        caps.escape_identifier = preparer.quote_identifier
+    caps.escape_literal = _literal_renderer(dialect)
+    caps.sqlglot_dialect = dialect_caps.sqlglot_dialect  # type: ignore[assignment]
+    caps.dialect_capabilities = dialect_caps
+    dialect_caps.adjust_capabilities(caps, dialect)
+    return caps
+
+
+def adjust_to_credentials(
+    caps: DestinationCapabilitiesContext, credentials: Optional[SqlalchemyCredentials]
+) -> DestinationCapabilitiesContext:
+    if credentials is None or not isinstance(credentials, SqlalchemyCredentials):
+        return caps
+    if not credentials.drivername and credentials.driver_name:
+        credentials.drivername = credentials.driver_name
+    dialect = dialect_for(credentials)
+    if dialect is None:
+        return caps
+    dialect_caps = get_dialect_capabilities(credentials.backend_name, dialect.name)
+    return apply_dialect(caps, dialect, dialect_caps)
+
+
+def _literal_renderer(dialect: sa.engine.interfaces.Dialect) -> Callable[[Any], str]:
+    def render(value: Any) -> str:
+        return str(sa.literal(value).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+
+    return render

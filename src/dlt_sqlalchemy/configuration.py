@@ -1,0 +1,192 @@
+"""Configuration of the destination: credentials (URL, split fields or an Engine) and options.
+
+Both classes are dlt `configspec`s, so every field resolves the dlt way: explicit arguments,
+then environment variables (`DESTINATION__SQLALCHEMY__...`), then `.dlt/secrets.toml` and
+`.dlt/config.toml` under `[destination.sqlalchemy]`.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import warnings
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Final, List, Optional, Union
+
+from dlt.common.configuration import configspec
+from dlt.common.configuration.exceptions import ConfigurationValueError
+from dlt.common.configuration.specs import ConnectionStringCredentials
+from dlt.common.configuration.specs.base_configuration import NotResolved
+from dlt.common.destination.client import DestinationClientDwhConfiguration
+from dlt.common.storages.configuration import WithLocalFiles
+from dlt.common.typing import Annotated
+from dlt.common.utils import digest128
+
+from dlt_sqlalchemy.engine import EngineHolder
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+_FILE_BACKENDS = {"sqlite": "%s.db", "duckdb": "%s.duckdb"}
+
+
+@configspec(init=False)
+class SqlalchemyCredentials(ConnectionStringCredentials):
+    """Where to connect: a SQLAlchemy URL, its split fields, or a ready `sqlalchemy.Engine`."""
+
+    drivername: Optional[str] = None  # type: ignore[assignment]
+    """The URL scheme, e.g. `postgresql+psycopg`; `driver_name` is accepted as an alias."""
+    driver_name: Optional[str] = None
+    """Alias of `drivername`, as some dlt docs spell it."""
+    engine_kwargs: Annotated[Optional[Dict[str, Any]], NotResolved()] = None
+    """Keyword arguments for `sqlalchemy.create_engine`, copied from the destination config."""
+    engine: Annotated[Optional[Any], NotResolved()] = None
+    """An Engine the user passed in. We use it as it is and never dispose it."""
+
+    __config_gen_annotations__: ClassVar[List[str]] = [
+        "drivername",
+        "database",
+        "username",
+        "password",
+        "host",
+        "port",
+    ]
+
+    def __init__(
+        self,
+        connection_string: Union[str, Dict[str, Any], "sa.Engine", None] = None,
+        engine_kwargs: Optional[Dict[str, Any]] = None,
+    ) -> None:
+        super().__init__(connection_string)  # type: ignore[arg-type]
+        if engine_kwargs is not None:
+            self.engine_kwargs = engine_kwargs
+
+    def parse_native_representation(self, native_value: Any) -> None:
+        if _is_engine(native_value):
+            self.engine = native_value
+            url = native_value.url
+            self.update({k: v for k, v in url._asdict().items() if v is not None})
+            self.query = dict(url.query)
+            self.__is_resolved__ = True
+            return
+        super().parse_native_representation(native_value)
+
+    def on_resolved(self) -> None:
+        super().on_resolved()
+        if not self.drivername and self.driver_name:
+            self.drivername = self.driver_name
+        if not self.drivername:
+            raise ConfigurationValueError(
+                "SQLAlchemy credentials need a driver: set `credentials` to a URL such as"
+                " `postgresql://user@host/db`, or set `drivername` (or `driver_name`) among the"
+                " split fields."
+            )
+
+    @property
+    def is_external_engine(self) -> bool:
+        return self.engine is not None
+
+    def holder(self) -> EngineHolder:
+        """The engine holder shared by every client using these credentials."""
+        holder: Optional[EngineHolder] = self.__dict__.get("_holder")
+        if holder is None:
+            holder = EngineHolder(self.to_url, self.engine_kwargs or {}, self.engine)
+            self.__dict__["_holder"] = holder
+        return holder
+
+    @property
+    def backend_name(self) -> str:
+        return (self.drivername or "").split("+", 1)[0]
+
+    def data_location(self) -> str:
+        return super().data_location()
+
+    def __str__(self) -> str:
+        # never render a password; the query often carries secrets too
+        try:
+            return self.to_url()._replace(query={}).render_as_string(hide_password=True)
+        except Exception:
+            return f"{self.drivername}://"
+
+
+@configspec
+class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfiguration):
+    """Options of the `sqlalchemy` destination (`[destination.sqlalchemy]`)."""
+
+    destination_type: Final[str] = dataclasses.field(  # type: ignore[misc]
+        default="dlt_sqlalchemy.sqlalchemy", init=False, repr=False, compare=False
+    )
+    credentials: SqlalchemyCredentials = None
+    create_unique_indexes: bool = False
+    """Create UNIQUE constraints for columns with the `unique` hint."""
+    create_primary_keys: bool = False
+    """Create PRIMARY KEY constraints for columns with the `primary_key` hint."""
+    engine_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Keyword arguments forwarded to `sqlalchemy.create_engine` (pool, `connect_args`, `echo`...)."""
+    engine_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
+    """Deprecated name of `engine_kwargs`."""
+
+    def on_resolved(self) -> None:
+        self.engine_kwargs = resolve_engine_kwargs(self.engine_kwargs, self.engine_args)
+        self.engine_args = {}
+        if self.credentials is None:
+            return
+        if self.engine_kwargs and not self.credentials.engine_kwargs:
+            self.credentials.engine_kwargs = dict(self.engine_kwargs)
+        self._place_local_database()
+
+    def _place_local_database(self) -> None:
+        """Puts relative SQLite / DuckDB files where dlt puts local files (the run's local dir)."""
+        credentials = self.credentials
+        pattern = _FILE_BACKENDS.get(credentials.backend_name)
+        if pattern is None or credentials.is_external_engine:
+            return
+        database = credentials.database or ""
+        if is_memory_database(database, credentials.query):
+            return
+        if database and os.path.isabs(database):
+            return
+        credentials.database = os.path.abspath(self.make_location(database or None, pattern))  # type: ignore[arg-type]
+
+    def data_location(self) -> str:
+        return self.credentials.data_location() if self.credentials else ""
+
+    def fingerprint(self) -> str:
+        if self.credentials and self.credentials.host:
+            return digest128(self.credentials.host)
+        return ""
+
+
+def resolve_engine_kwargs(
+    engine_kwargs: Optional[Dict[str, Any]], engine_args: Optional[Dict[str, Any]]
+) -> Dict[str, Any]:
+    """Merges the deprecated `engine_args` into `engine_kwargs`, refusing both at once."""
+    if engine_args:
+        if engine_kwargs:
+            raise ConfigurationValueError(
+                "Both `engine_kwargs` and its deprecated alias `engine_args` are set; keep only"
+                " `engine_kwargs`."
+            )
+        warnings.warn(
+            "`engine_args` is deprecated, use `engine_kwargs` (same meaning).",
+            DeprecationWarning,
+            stacklevel=3,
+        )
+        return dict(engine_args)
+    return dict(engine_kwargs or {})
+
+
+def is_memory_database(database: Optional[str], query: Optional[Dict[str, Any]] = None) -> bool:
+    """`:memory:`, an empty path, or a `file:...?mode=memory` URI keep the database in memory."""
+    if not database:
+        return False
+    if database == ":memory:":
+        return True
+    return "mode=memory" in database or (query or {}).get("mode") == "memory"
+
+
+def _is_engine(value: Any) -> bool:
+    try:
+        import sqlalchemy as sa
+    except ImportError:  # pragma: no cover - sqlalchemy is a hard dependency
+        return False
+    return isinstance(value, sa.Engine)

@@ -1,0 +1,185 @@
+"""The per-dialect extension point.
+
+A `DialectCapabilities` object gathers everything that varies between databases behind small
+overridable hooks, so that the SQL client, the job client and the load jobs stay dialect-neutral.
+Every hook has a working generic default: a dialect that nobody registered still loads data.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Type
+
+import sqlalchemy as sa
+from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from dlt.common.destination.typing import PreparedTableSchema
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+
+TErrorClass = Literal["undefined_relation", "terminal", "transient"]
+"""How the SQL client should surface a database error to dlt's loader."""
+
+# sqlglot names some dialects differently from SQLAlchemy backends
+_SQLGLOT_DIALECTS = {
+    "postgresql": "postgres",
+    "mssql": "tsql",
+    "mariadb": "mysql",
+    "awsathena": "athena",
+    "teradatasql": "teradata",
+    "cockroachdb": "postgres",
+    "redshift": "redshift",
+}
+
+
+@dataclasses.dataclass(frozen=True)
+class StorageColumn:
+    """One column of a table as the database stores it: what schema sync needs, nothing more."""
+
+    name: str
+    db_type: str
+    nullable: bool = True
+    precision: Optional[int] = None
+    scale: Optional[int] = None
+
+
+class DialectCapabilities:
+    """Adjusts the destination to one SQLAlchemy dialect.
+
+    Subclass it and register the subclass with `register_dialect_capabilities(backend, cls)`.
+    Override only the hooks your database needs; each default works on any dialect.
+    """
+
+    drop_schema_cascade: bool = True
+    """`DROP SCHEMA ... CASCADE` is understood (MySQL's schemas are databases and take no CASCADE)."""
+    truncate_with_delete: bool = False
+    """Empty tables with DELETE instead of TRUNCATE (TRUNCATE commits implicitly or does not exist)."""
+
+    def __init__(self, backend_name: str) -> None:
+        self.backend_name = backend_name
+
+    # --- the four documented extension points -------------------------------------------------
+
+    def adjust_capabilities(
+        self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
+    ) -> None:
+        """Modifies destination capabilities in place for this dialect."""
+
+    def type_mapper_class(self) -> Optional[Type[DataTypeMapper]]:
+        """Returns the type mapper for this dialect, or None for the generic one."""
+        return None
+
+    def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
+        """Rewrites a table before it is created or loaded; the default keeps it as it is."""
+        return table
+
+    def is_undefined_relation(self, e: Exception) -> Optional[bool]:
+        """True if `e` means a missing table or schema, False if surely not, None if unsure."""
+        return None
+
+    # --- hooks beyond the documented four -----------------------------------------------------
+
+    @property
+    def sqlglot_dialect(self) -> str:
+        """The sqlglot dialect used to transpile dataset reads and models to this database."""
+        return _SQLGLOT_DIALECTS.get(self.backend_name, self.backend_name)
+
+    def classify_error(self, e: Exception) -> Optional[TErrorClass]:
+        """Classifies a driver exception by its error code (SQLSTATE, vendor number).
+
+        Runs before any message matching. Return None to fall through to the generic rules.
+        """
+        return None
+
+    def refine_capabilities(
+        self, caps: DestinationCapabilitiesContext, connection: sa.Connection
+    ) -> None:
+        """Refines limits that depend on the server version once a connection is open."""
+
+    def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
+        """Prepares a freshly opened connection, e.g. attaches SQLite dataset files."""
+
+    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+        """Tells if the dataset (a schema on most databases) exists."""
+        return sa.inspect(client.native_connection).has_schema(dataset_name)
+
+    def create_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+        client.execute_sql(sa.schema.CreateSchema(client.quoted(dataset_name)))
+
+    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+        client.execute_sql(
+            sa.schema.DropSchema(client.quoted(dataset_name), cascade=self.drop_schema_cascade)
+        )
+
+    def read_storage_columns(
+        self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
+    ) -> Dict[str, List[StorageColumn]]:
+        """Reads the columns of `table_names` in one round trip (tables that do not exist are absent).
+
+        The default asks `information_schema`, which most SQL databases provide; SQLAlchemy's
+        per-table reflection is both slower and broken on some dialects (DuckDB).
+        """
+        columns = sa.table(
+            "columns",
+            sa.column("table_schema"),
+            sa.column("table_name"),
+            sa.column("column_name"),
+            sa.column("data_type"),
+            sa.column("is_nullable"),
+            sa.column("numeric_precision"),
+            sa.column("numeric_scale"),
+            sa.column("ordinal_position"),
+            schema="information_schema",
+        )
+        query = (
+            sa.select(
+                columns.c.table_name,
+                columns.c.column_name,
+                columns.c.data_type,
+                columns.c.is_nullable,
+                columns.c.numeric_precision,
+                columns.c.numeric_scale,
+            )
+            .where(columns.c.table_schema == dataset_name)
+            .where(columns.c.table_name.in_(list(table_names)))
+            .order_by(columns.c.table_name, columns.c.ordinal_position)
+        )
+        return group_storage_columns(connection.execute(query))
+
+    def alter_table_add_columns(self, table: sa.Table, columns: Sequence[sa.Column[Any]]) -> List[str]:
+        """Renders ALTER TABLE statements adding `columns` (already bound to `table`)."""
+        dialect = self.dialect_for_ddl(table)
+        preparer = dialect.identifier_preparer
+        qualified = preparer.format_table(table)
+        return [
+            f"ALTER TABLE {qualified} ADD COLUMN "
+            f"{sa.schema.CreateColumn(column).compile(dialect=dialect)}"
+            for column in columns
+        ]
+
+    def dialect_for_ddl(self, table: sa.Table) -> sa.engine.interfaces.Dialect:
+        dialect = table.info.get("dialect")
+        assert dialect is not None, "tables are built by the job client with their dialect"
+        return dialect  # type: ignore[no-any-return]
+
+
+def group_storage_columns(rows: Any) -> Dict[str, List[StorageColumn]]:
+    """Groups (table, column, type, nullable, precision, scale) rows by table."""
+    tables: Dict[str, List[StorageColumn]] = {}
+    for table_name, name, db_type, nullable, precision, scale in rows:
+        tables.setdefault(table_name, []).append(
+            StorageColumn(
+                name=name,
+                db_type=str(db_type),
+                nullable=_is_nullable(nullable),
+                precision=precision,
+                scale=scale,
+            )
+        )
+    return tables
+
+
+def _is_nullable(value: Any) -> bool:
+    if isinstance(value, str):
+        return value.upper() in ("YES", "Y", "TRUE", "1")
+    return bool(value)

@@ -1,0 +1,31 @@
+"""DuckDB through duckdb-engine: PostgreSQL-like SQL, but no `pg_catalog` reflection."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.dialects.types import DuckdbTypeMapper
+
+
+class DuckdbCapabilities(DialectCapabilities):
+    def adjust_capabilities(
+        self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
+    ) -> None:
+        caps.decimal_precision = (38, 9)
+        caps.wei_precision = (38, 0)  # DECIMAL holds at most 38 digits
+        # DuckDB parallelizes each statement itself; concurrent writers only conflict
+        caps.max_parallel_load_jobs = 1
+
+    def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
+        return DuckdbTypeMapper
+
+    def has_dataset(self, client: "object", dataset_name: str) -> bool:  # type: ignore[override]
+        schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")
+        query = sa.select(sa.func.count()).select_from(schemata).where(
+            schemata.c.schema_name == dataset_name
+        )
+        return bool(client.execute_sql(query)[0][0])  # type: ignore[attr-defined]

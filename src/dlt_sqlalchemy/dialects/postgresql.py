@@ -1,0 +1,22 @@
+"""PostgreSQL: transactional DDL, TIMESTAMPTZ, JSONB, 63-byte identifiers."""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import sqlalchemy as sa
+from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.dialects.types import PostgresqlTypeMapper
+
+
+class PostgresqlCapabilities(DialectCapabilities):
+    def adjust_capabilities(
+        self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
+    ) -> None:
+        caps.wei_precision = (78, 0)  # NUMERIC is arbitrary precision: room for any uint256
+        caps.supports_ddl_transactions = True
+
+    def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
+        return PostgresqlTypeMapper

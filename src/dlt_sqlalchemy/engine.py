@@ -1,0 +1,114 @@
+"""Engine ownership: create lazily, share between clients, dispose only what we created.
+
+dlt opens one SQL client per load job, in parallel threads. They share one Engine (and so one
+connection pool) per credentials object; the last client to close disposes it. An Engine the user
+passed in belongs to the user: we never dispose it (an in-memory SQLite database lives in it).
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
+
+from dlt_sqlalchemy.exceptions import MissingDriver, UnknownDialect
+
+if TYPE_CHECKING:
+    import sqlalchemy as sa
+
+# pip commands for the drivers SQLAlchemy picks by default, by backend or backend+driver
+_INSTALL_HINTS = {
+    "postgresql": 'pip install "dlt-sqlalchemy[postgres]"',
+    "postgresql+psycopg": 'pip install "dlt-sqlalchemy[postgres]"',
+    "postgresql+psycopg2": "pip install psycopg2-binary",
+    "postgresql+asyncpg": "pip install asyncpg",
+    "postgresql+pg8000": "pip install pg8000",
+    "mysql": 'pip install "dlt-sqlalchemy[mysql]"',
+    "mariadb": 'pip install "dlt-sqlalchemy[mysql]"',
+    "mysql+mysqldb": 'pip install "dlt-sqlalchemy[mysql]"',
+    "mariadb+mysqldb": 'pip install "dlt-sqlalchemy[mysql]"',
+    "mysql+pymysql": "pip install pymysql",
+    "mariadb+pymysql": "pip install pymysql",
+    "mysql+mysqlconnector": "pip install mysql-connector-python",
+    "mariadb+mariadbconnector": "pip install mariadb",
+    "mssql": 'pip install "dlt-sqlalchemy[mssql]"',
+    "mssql+pyodbc": 'pip install "dlt-sqlalchemy[mssql]"',
+    "mssql+pymssql": "pip install pymssql",
+    "oracle": 'pip install "dlt-sqlalchemy[oracle]"',
+    "oracle+oracledb": 'pip install "dlt-sqlalchemy[oracle]"',
+    "oracle+cx_oracle": "pip install cx_Oracle",
+    "duckdb": 'pip install "dlt-sqlalchemy[duckdb]"',
+    "trino": 'pip install "dlt-sqlalchemy[trino]"',
+}
+
+
+def install_hint(drivername: str) -> str:
+    backend = drivername.split("+", 1)[0]
+    return _INSTALL_HINTS.get(drivername) or _INSTALL_HINTS.get(
+        backend, f"pip install the DBAPI driver of the `{drivername}` SQLAlchemy dialect"
+    )
+
+
+def load_dialect_class(url: "sa.URL") -> type:
+    """Loads the dialect class for `url` without importing its DBAPI driver.
+
+    Capabilities (identifier limits, boolean support, sqlglot dialect) come from the dialect
+    class alone, so a laptop without `mysqlclient` can still build and normalize a pipeline.
+    """
+    import sqlalchemy as sa
+
+    try:
+        return url.get_dialect()  # type: ignore[no-any-return]
+    except sa.exc.NoSuchModuleError as ex:
+        from dlt_sqlalchemy.dialects import registered_backends
+
+        raise UnknownDialect(url.drivername, registered_backends()) from ex
+
+
+def create_engine(url: "sa.URL", engine_kwargs: Dict[str, Any]) -> "sa.Engine":
+    """`sqlalchemy.create_engine` with an install hint when the driver is missing."""
+    import sqlalchemy as sa
+
+    load_dialect_class(url)
+    try:
+        return sa.create_engine(url, **engine_kwargs)
+    except ImportError as ex:
+        raise MissingDriver(url.drivername, ex.name, install_hint(url.drivername)) from ex
+
+
+class EngineHolder:
+    """Hands out one Engine to many clients and disposes it when the last one is done."""
+
+    def __init__(
+        self,
+        make_url: Callable[[], "sa.URL"],
+        engine_kwargs: Dict[str, Any],
+        external_engine: Optional["sa.Engine"] = None,
+    ) -> None:
+        self._make_url = make_url
+        self._engine_kwargs = engine_kwargs
+        self._external = external_engine
+        self._engine: Optional[sa.Engine] = external_engine
+        self._borrowers = 0
+        self._lock = threading.Lock()
+
+    @property
+    def is_external(self) -> bool:
+        return self._external is not None
+
+    def borrow(self) -> "sa.Engine":
+        with self._lock:
+            if self._engine is None:
+                self._engine = create_engine(self._make_url(), self._engine_kwargs)
+            self._borrowers += 1
+            return self._engine
+
+    def give_back(self) -> None:
+        with self._lock:
+            self._borrowers = max(0, self._borrowers - 1)
+            if self._borrowers == 0 and self._engine is not None and not self.is_external:
+                self._engine.dispose()
+                self._engine = None
+
+    def peek_dialect(self) -> Optional["sa.engine.interfaces.Dialect"]:
+        """The dialect of the live engine, if one exists (it knows the server version)."""
+        return self._engine.dialect if self._engine is not None else None

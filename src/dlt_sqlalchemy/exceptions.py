@@ -1,0 +1,89 @@
+"""Errors raised by dlt-sqlalchemy. Each one says what went wrong and what to do next.
+
+They subclass dlt's terminal / transient bases, so dlt's loader fails or retries them correctly,
+and a builtin where one fits, so callers can also catch `ValueError` or `ImportError`::
+
+    DestinationTerminalException
+    ├── UnknownDialect (also ValueError)           URL names a dialect SQLAlchemy cannot load
+    ├── MissingDriver (also ImportError)           the DBAPI driver is not installed
+    ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
+    ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
+    ├── InvalidCredentials                         authentication failed, unknown database
+    └── ValueNotStorable                           a value the column cannot hold (names both)
+    DestinationTransientException
+    └── DatabaseUnreachable                        host down or refusing connections
+"""
+
+from __future__ import annotations
+
+from typing import Optional, Sequence
+
+from dlt.common.destination.exceptions import (
+    DestinationTerminalException,
+    DestinationTransientException,
+)
+
+
+class UnknownDialect(DestinationTerminalException, ValueError):
+    def __init__(self, backend: str, known: Sequence[str]) -> None:
+        self.backend = backend
+        msg = (
+            f"SQLAlchemy has no dialect `{backend}`. Check the scheme of your database URL"
+            f" (built-in dialects here: {', '.join(known)}); third-party dialects must be"
+            " pip-installed (for example `pip install sqlalchemy-exasol`)."
+        )
+        super().__init__(msg)
+
+
+class MissingDriver(DestinationTerminalException, ImportError):
+    def __init__(self, drivername: str, module: Optional[str], install_hint: str) -> None:
+        self.drivername = drivername
+        self.module = module
+        what = f"the `{module}` module" if module else "its DBAPI driver"
+        msg = (
+            f"The `{drivername}` dialect needs {what}, which is not installed."
+            f" Install it with: {install_hint}"
+        )
+        super().__init__(msg)
+
+
+class UnsupportedColumnType(DestinationTerminalException, ValueError):
+    def __init__(self, table_name: str, column_name: str, data_type: str) -> None:
+        self.table_name = table_name
+        self.column_name = column_name
+        msg = (
+            f"Column `{column_name}` of table `{table_name}` has type `{data_type}`, which this"
+            " destination cannot store. Change the column's data type hint."
+        )
+        super().__init__(msg)
+
+
+class IdentifierTooLong(DestinationTerminalException, ValueError):
+    def __init__(self, kind: str, identifier: str, limit: int, table_name: str) -> None:
+        self.identifier = identifier
+        self.limit = limit
+        msg = (
+            f"The {kind} name `{identifier}` (table `{table_name}`) has {len(identifier)}"
+            f" characters; the database allows {limit}. Use a shorter name or let dlt's naming"
+            " convention shorten it (it does for the limit it knows at normalize time)."
+        )
+        super().__init__(msg)
+
+
+class InvalidCredentials(DestinationTerminalException):
+    """The server refused the login or does not know the database: retrying cannot help."""
+
+
+class DatabaseUnreachable(DestinationTransientException):
+    """The server could not be reached; it may come back, so dlt retries."""
+
+
+class ValueNotStorable(DestinationTerminalException):
+    def __init__(self, table_name: str, column_name: Optional[str], reason: str) -> None:
+        self.table_name = table_name
+        self.column_name = column_name
+        where = f"column `{column_name}` of table `{table_name}`" if column_name else (
+            f"table `{table_name}`"
+        )
+        msg = f"A value does not fit {where}: {reason}. No rows of this file were loaded."
+        super().__init__(msg)

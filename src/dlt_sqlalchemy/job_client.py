@@ -1,0 +1,337 @@
+"""The job client: turns the dlt schema into tables, loads files, keeps dlt's bookkeeping.
+
+Tables are SQLAlchemy `Table` objects built from the dlt schema with the dialect's type mapper, so
+DDL, inserts and reads of `_dlt_loads` / `_dlt_version` / `_dlt_pipeline_state` all go through
+SQLAlchemy constructs with bound parameters and quoted identifiers.
+"""
+
+from __future__ import annotations
+
+import base64
+import zlib
+from datetime import datetime, timezone
+from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import sqlalchemy as sa
+from dlt.common.destination.client import (
+    FollowupJobRequest,
+    LoadJob,
+    PreparedTableSchema,
+    StateInfo,
+    StorageSchemaInfo,
+)
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+from dlt.common.schema import Schema, TColumnSchema, TTableSchemaColumns
+from dlt.common.schema.typing import C_DLT_LOAD_ID, TColumnType, TTableSchema
+from dlt.common.schema.utils import (
+    is_complete_column,
+    loads_table,
+    normalize_table_identifiers,
+    pipeline_state_table,
+    version_table,
+)
+from dlt.common.storages.load_package import ParsedLoadJobFileName
+from dlt.common.time import ensure_datetime_in_tz
+from dlt.destinations.exceptions import DatabaseUndefinedRelation
+from dlt.destinations.job_client_impl import SqlJobClientWithStagingDataset
+
+from dlt_sqlalchemy.capabilities import dialect_for
+from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration
+from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.load_jobs import ParquetInsertJob, TypedJsonlInsertJob
+from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
+from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
+
+
+class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
+    """Job client for any SQLAlchemy dialect; per-dialect behaviour lives in `dialects/`."""
+
+    config: SqlalchemyClientConfiguration  # type: ignore[assignment]
+    sql_client: SqlalchemySqlClient  # type: ignore[assignment]
+
+    def __init__(
+        self,
+        schema: Schema,
+        config: SqlalchemyClientConfiguration,
+        capabilities: DestinationCapabilitiesContext,
+    ) -> None:
+        credentials = config.credentials
+        dialect_caps: DialectCapabilities = capabilities.dialect_capabilities or (
+            get_dialect_capabilities(credentials.backend_name)
+        )
+        sql_client = SqlalchemySqlClient(
+            config.normalize_dataset_name(schema),
+            config.normalize_staging_dataset_name(schema),
+            credentials,
+            capabilities,
+            dialect_caps,
+        )
+        super().__init__(schema, config, sql_client)
+        self.config = config
+        self.dialect_caps = dialect_caps
+        dialect = dialect_for(credentials)
+        assert dialect is not None, "credentials are resolved, so the dialect is known"
+        self.dialect = dialect
+        mapper = capabilities.get_type_mapper(dialect)
+        self.type_mapper = mapper
+        self._tables: Dict[Tuple[str, str, Tuple[str, ...]], sa.Table] = {}
+
+    # --- tables -------------------------------------------------------------------------------
+
+    def sa_table(
+        self,
+        table_name: str,
+        columns: Optional[Sequence[TColumnSchema]] = None,
+        dataset_name: Optional[str] = None,
+    ) -> sa.Table:
+        """The table `table_name` of the current dataset (or `dataset_name`) as SQLAlchemy sees it.
+
+        `columns` defaults to the complete columns of the schema table.
+        """
+        table_schema = self._table_schema(table_name)
+        if columns is None:
+            columns = [c for c in table_schema["columns"].values() if is_complete_column(c)]
+        dataset = dataset_name or self.sql_client.dataset_name
+        key = (dataset, table_name, tuple(c["name"] for c in columns))
+        table = self._tables.get(key)
+        if table is None:
+            table = self._build_table(table_schema, columns, dataset)
+            self._tables[key] = table
+        return table
+
+    def _table_schema(self, table_name: str) -> PreparedTableSchema:
+        if table_name in self.schema.tables:
+            return self.prepare_load_table(table_name)
+        # dlt asks for state and versions before the schema holds its own tables (pipeline sync)
+        builders: Dict[str, Callable[[], TTableSchema]] = {
+            self.schema.version_table_name: version_table,
+            self.schema.loads_table_name: loads_table,
+            self.schema.state_table_name: pipeline_state_table,
+        }
+        table = normalize_table_identifiers(builders[table_name](), self.schema.naming)
+        table["name"] = table_name
+        return table  # type: ignore[return-value]
+
+    def _build_table(
+        self, table_schema: PreparedTableSchema, columns: Sequence[TColumnSchema], dataset: str
+    ) -> sa.Table:
+        quoted = self.sql_client.quoted
+        sa_columns = [
+            sa.Column(
+                quoted(c["name"]),
+                self._sa_type(c, table_schema),
+                nullable=c.get("nullable", True),
+                unique=bool(self.config.create_unique_indexes and c.get("unique")),
+                autoincrement=False,
+            )
+            for c in columns
+        ]
+        constraints: List[sa.schema.SchemaItem] = []
+        primary_key = [quoted(c["name"]) for c in columns if c.get("primary_key")]
+        if self.config.create_primary_keys and primary_key:
+            constraints.append(sa.PrimaryKeyConstraint(*primary_key))
+        table = sa.Table(
+            quoted(table_schema["name"]),
+            sa.MetaData(),
+            *sa_columns,
+            *constraints,
+            schema=quoted(dataset),
+        )
+        table.info["dialect"] = self.dialect
+        table.info["dlt_columns"] = {c["name"]: c for c in columns}
+        return self.dialect_caps.adapt_table(table, table_schema)
+
+    def _sa_type(self, column: TColumnSchema, table: PreparedTableSchema) -> Any:
+        return self.type_mapper.to_destination_type(column, table)
+
+    def _get_table_update_sql(
+        self, table_name: str, new_columns: Sequence[TColumnSchema], generate_alter: bool
+    ) -> List[str]:
+        if not generate_alter:
+            table = self.sa_table(table_name, new_columns)
+            return [sa.schema.CreateTable(table)]  # type: ignore[list-item]
+        table = self.sa_table(table_name)
+        quoted = self.sql_client.quoted
+        added = [table.c[quoted(c["name"])] for c in new_columns]
+        return self.dialect_caps.alter_table_add_columns(table, added)
+
+    def get_storage_tables(
+        self, table_names: Iterable[str]
+    ) -> Iterable[Tuple[str, TTableSchemaColumns]]:
+        names = list(table_names)
+        if not names:
+            return
+        fold = self.capabilities.casefold_identifier
+        dataset = fold(self.sql_client.dataset_name)
+        try:
+            stored = self.sql_client.run(
+                lambda conn: self.dialect_caps.read_storage_columns(
+                    conn, dataset, [fold(n) for n in names]
+                )
+            )
+        except DatabaseUndefinedRelation:
+            stored = {}
+        for name in names:
+            columns: TTableSchemaColumns = {}
+            for column in stored.get(fold(name), []):
+                columns[column.name] = {
+                    "name": column.name,
+                    "nullable": column.nullable,
+                    **self._from_db_type(column.db_type, column.precision, column.scale),
+                }  # type: ignore[typeddict-item]
+            yield name, columns
+
+    def _from_db_type(
+        self, db_type: str, precision: Optional[int], scale: Optional[int]
+    ) -> TColumnType:
+        mapper = self.type_mapper
+        if isinstance(mapper, SqlalchemyTypeMapper):
+            return mapper.from_destination_type(db_type, precision, scale)
+        return mapper.from_destination_type(db_type, precision, scale)
+
+    # --- jobs ---------------------------------------------------------------------------------
+
+    def create_load_job(
+        self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
+    ) -> LoadJob:
+        job = super().create_load_job(table, file_path, load_id, restore)
+        if job is not None:
+            return job
+        file_format = ParsedLoadJobFileName.parse(file_path).file_format
+        if file_format == "typed-jsonl":
+            return TypedJsonlInsertJob(file_path)
+        if file_format == "parquet":
+            return ParquetInsertJob(file_path)
+        return None
+
+    def _create_replace_followup_jobs(
+        self, table_chain: Sequence[PreparedTableSchema]
+    ) -> List[FollowupJobRequest]:
+        if table_chain[0].get("x-replace-strategy") in ("insert-from-staging", "staging-optimized"):  # type: ignore[comparison-overlap]
+            return [StagingReplaceJob.from_table_chain(table_chain, self.sql_client)]
+        return []
+
+    # --- dlt bookkeeping: loads, schema versions, state ---------------------------------------
+
+    def _column(self, table: sa.Table, name: str) -> sa.Column[Any]:
+        normalized = self.schema.naming.normalize_identifier(name)
+        return table.c[self.sql_client.quoted(normalized)]
+
+    def complete_load(self, load_id: str) -> None:
+        loads = self.sa_table(self.schema.loads_table_name)
+        values = {
+            "load_id": load_id,
+            "schema_name": self.schema.name,
+            "status": 0,
+            "inserted_at": datetime.now(timezone.utc),
+            "schema_version_hash": self.schema.version_hash,
+        }
+        self.sql_client.execute_sql(
+            sa.insert(loads).values({self._column(loads, k): v for k, v in values.items()})
+        )
+
+    def _commit_schema_update(self, schema: Schema, schema_str: str) -> None:
+        versions = self.sa_table(self.schema.version_table_name)
+        values = {
+            "version": schema.version,
+            "engine_version": schema.ENGINE_VERSION,
+            "inserted_at": datetime.now(timezone.utc),
+            "schema_name": schema.name,
+            "version_hash": schema.stored_version_hash,
+            "schema": schema_str,
+        }
+        self.sql_client.execute_sql(
+            sa.insert(versions).values({self._column(versions, k): v for k, v in values.items()})
+        )
+
+    def _delete_schema_in_storage(self, schema: Schema) -> None:
+        versions = self.sa_table(self.schema.version_table_name)
+        self.sql_client.execute_sql(
+            sa.delete(versions).where(self._column(versions, "schema_name") == schema.name)
+        )
+
+    def _select_schema_info(self, condition: Optional[sa.ColumnElement[bool]]) -> Optional[StorageSchemaInfo]:
+        versions = self.sa_table(self.schema.version_table_name)
+        c = lambda name: self._column(versions, name)  # noqa: E731
+        query = sa.select(
+            c("version_hash"),
+            c("schema_name"),
+            c("version"),
+            c("engine_version"),
+            c("inserted_at"),
+            c("schema"),
+        )
+        if condition is not None:
+            query = query.where(condition)
+        query = query.order_by(c("inserted_at").desc()).limit(1)
+        try:
+            rows = self.sql_client.execute_sql(query)
+        except DatabaseUndefinedRelation:
+            return None
+        if not rows:
+            return None
+        version_hash, schema_name, version, engine_version, inserted_at, schema_str = rows[0]
+        return StorageSchemaInfo(
+            version_hash,
+            schema_name,
+            version,
+            engine_version,
+            ensure_datetime_in_tz(inserted_at, timezone.utc),
+            _maybe_decompress(schema_str),
+        )
+
+    def get_stored_schema(self, schema_name: Optional[str] = None) -> Optional[StorageSchemaInfo]:  # type: ignore[override]
+        versions = self.sa_table(self.schema.version_table_name)
+        condition = self._column(versions, "schema_name") == schema_name if schema_name else None
+        return self._select_schema_info(condition)
+
+    def get_stored_schema_by_hash(self, version_hash: str) -> Optional[StorageSchemaInfo]:  # type: ignore[override]
+        versions = self.sa_table(self.schema.version_table_name)
+        return self._select_schema_info(self._column(versions, "version_hash") == version_hash)
+
+    def get_stored_state(self, pipeline_name: str) -> Optional[StateInfo]:  # type: ignore[override]
+        state = self.sa_table(self.schema.state_table_name)
+        loads = self.sa_table(self.schema.loads_table_name)
+        s = lambda name: self._column(state, name)  # noqa: E731
+        load_id = self._column(loads, "load_id")
+        query = (
+            sa.select(
+                s("version"),
+                s("engine_version"),
+                s("pipeline_name"),
+                s("state"),
+                s("created_at"),
+                s(C_DLT_LOAD_ID),
+            )
+            .select_from(state.join(loads, load_id == s(C_DLT_LOAD_ID)))
+            .where(s("pipeline_name") == pipeline_name)
+            .where(self._column(loads, "status") == 0)
+            .order_by(load_id.desc())
+            .limit(1)
+        )
+        try:
+            rows = self.sql_client.execute_sql(query)
+        except DatabaseUndefinedRelation:
+            return None
+        if not rows:
+            return None
+        version, engine_version, name, state_str, created_at, dlt_load_id = rows[0]
+        return StateInfo(
+            version=version,
+            engine_version=engine_version,
+            pipeline_name=name,
+            state=state_str,
+            created_at=ensure_datetime_in_tz(created_at, timezone.utc),
+            _dlt_load_id=dlt_load_id,
+        )
+
+
+def _maybe_decompress(schema_str: str) -> str:
+    """Schemas larger than the text limit are stored zlib-compressed and base64-encoded."""
+    try:
+        return zlib.decompress(base64.b64decode(schema_str, validate=True)).decode("utf-8")
+    except ValueError:
+        return schema_str
+    except zlib.error:
+        return schema_str

@@ -1,0 +1,315 @@
+"""The SQL client: one SQLAlchemy connection, transactions, datasets, error translation.
+
+Statements outside `begin_transaction()` commit on their own (autocommit semantics, as dlt expects);
+inside it they join the one open transaction. Every error leaves this class as one of dlt's
+undefined-relation / terminal / transient exceptions, translated in exactly one place.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from typing import Any, AnyStr, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+
+import sqlalchemy as sa
+from dlt.common.destination import DestinationCapabilitiesContext
+from dlt.common.destination.dataset import DBApiCursor
+from dlt.destinations.sql_client import DBApiCursorImpl, SqlClientBase, raise_database_error
+from dlt.destinations.typing import DBTransaction
+
+from dlt_sqlalchemy.configuration import SqlalchemyCredentials
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.errors import classify, to_dlt_exception
+from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
+
+T = TypeVar("T")
+
+
+class _ResultCursor:
+    """Presents a SQLAlchemy result as the DBAPI cursor that dlt's dataset reader expects."""
+
+    def __init__(self, result: sa.CursorResult[Any]) -> None:
+        self._result = result
+        self.description: Optional[List[Tuple[Any, ...]]] = (
+            [(name, None, None, None, None, None, None) for name in result.keys()]
+            if result.returns_rows
+            else None
+        )
+
+    def fetchall(self) -> List[Tuple[Any, ...]]:
+        return [tuple(row) for row in self._result.fetchall()]
+
+    def fetchmany(self, size: Optional[int] = None) -> List[Tuple[Any, ...]]:
+        rows = self._result.fetchmany(size) if size else self._result.fetchmany()
+        return [tuple(row) for row in rows]
+
+    def fetchone(self) -> Optional[Tuple[Any, ...]]:
+        row = self._result.fetchone()
+        return None if row is None else tuple(row)
+
+    def close(self) -> None:
+        self._result.close()
+
+
+class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
+    """SQL client on a SQLAlchemy connection; datasets map to schemas (or SQLite files)."""
+
+    def __init__(
+        self,
+        dataset_name: str,
+        staging_dataset_name: str,
+        credentials: SqlalchemyCredentials,
+        capabilities: DestinationCapabilitiesContext,
+        dialect_caps: DialectCapabilities,
+    ) -> None:
+        super().__init__(credentials.database, dataset_name, staging_dataset_name, capabilities)
+        self.credentials = credentials
+        self.dialect_caps = dialect_caps
+        self._conn: Optional[sa.Connection] = None
+        self._opened = 0
+        self._tx: Optional[sa.Transaction] = None
+
+    # --- connection ---------------------------------------------------------------------------
+
+    def open_connection(self) -> sa.Connection:
+        self._opened += 1
+        if self._conn is not None:
+            return self._conn
+        holder = self.credentials.holder()
+        try:
+            engine = holder.borrow()
+            try:
+                conn = engine.connect()
+            except Exception:
+                holder.give_back()
+                raise
+        except Exception as ex:
+            self._opened -= 1
+            raise self._connection_error(ex) from None
+        self._conn = conn
+        try:
+            self.dialect_caps.refine_capabilities(self.capabilities, conn)
+            self.dialect_caps.on_connect(self, conn)
+            if conn.in_transaction():
+                conn.commit()
+        except Exception:
+            self.close_connection()
+            raise
+        return conn
+
+    def close_connection(self) -> None:
+        self._opened = max(0, self._opened - 1)
+        if self._opened > 0 or self._conn is None:
+            return
+        conn, self._conn, self._tx = self._conn, None, None
+        try:
+            conn.close()
+        finally:
+            self.credentials.holder().give_back()
+
+    @property
+    def native_connection(self) -> sa.Connection:
+        return self._conn  # type: ignore[return-value]
+
+    @property
+    def dialect(self) -> sa.engine.interfaces.Dialect:
+        return self.native_connection.dialect
+
+    def _connection_error(self, ex: Exception) -> Exception:
+        if not isinstance(ex, sa.exc.DBAPIError):
+            return ex  # MissingDriver, UnknownDialect and configuration errors speak for themselves
+        where = str(self.credentials)
+        reason = self._scrub(str(ex.orig))
+        verdict = classify(ex, self.dialect_caps)
+        if verdict == "transient":
+            return DatabaseUnreachable(f"Cannot reach the database at {where}: {reason}")
+        return InvalidCredentials(
+            f"The database at {where} refused the connection: {reason}. Check the user name,"
+            " password and database name in your credentials."
+        )
+
+    # --- transactions -------------------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def begin_transaction(self) -> Iterator[DBTransaction]:
+        conn = self._ensure_connection()
+        if self._tx is not None:
+            yield self  # nested: join the open transaction
+            return
+        if conn.in_transaction():
+            conn.commit()
+        tx = conn.begin()
+        self._tx = tx
+        try:
+            yield self
+            if tx.is_active:
+                self._run(tx.commit)
+        except BaseException:
+            if tx.is_active:
+                tx.rollback()
+            raise
+        finally:
+            self._tx = None
+
+    def commit_transaction(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._run(self._tx.commit)
+
+    def rollback_transaction(self) -> None:
+        if self._tx is not None and self._tx.is_active:
+            self._tx.rollback()
+
+    # --- statements ---------------------------------------------------------------------------
+
+    def execute_sql(
+        self, sql: Any, *args: Any, **kwargs: Any
+    ) -> Optional[Sequence[Sequence[Any]]]:
+        with self.execute_query(sql, *args, **kwargs) as cursor:
+            if cursor.description is None:
+                return None
+            return cursor.fetchall()
+
+    @contextlib.contextmanager
+    def execute_query(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[DBApiCursor]:
+        with self._executing(query, args, kwargs) as result:
+            yield DBApiCursorImpl(_ResultCursor(result))  # type: ignore[abstract]
+
+    @contextlib.contextmanager
+    def _executing(
+        self, query: Any, args: Sequence[Any], kwargs: Dict[str, Any]
+    ) -> Iterator[sa.CursorResult[Any]]:
+        conn = self._ensure_connection()
+        autocommit = self._tx is None
+        statement, params = self._statement(query, args, kwargs)
+        try:
+            result = conn.execute(statement, params)
+        except Exception as ex:
+            if autocommit and conn.in_transaction():
+                conn.rollback()
+            raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
+        try:
+            yield result
+        finally:
+            result.close()
+            if autocommit and conn.in_transaction():
+                self._run(conn.commit)
+
+    def execute_many(
+        self, statements: Sequence[AnyStr], *args: Any, **kwargs: Any
+    ) -> Optional[Sequence[Sequence[Any]]]:
+        results = []
+        for statement in statements:
+            rows = self.execute_sql(statement, *args, **kwargs)
+            if rows is not None:
+                results.append(rows)
+        return results
+
+    def _statement(
+        self, query: Any, args: Sequence[Any], kwargs: Dict[str, Any]
+    ) -> Tuple[sa.Executable, Optional[Dict[str, Any]]]:
+        if isinstance(query, sa.sql.ClauseElement):
+            return query, (kwargs or None)  # type: ignore[return-value]
+        if isinstance(query, bytes):
+            query = query.decode("utf-8")
+        if args:
+            query, params = self._to_named_paramstyle(query, args)
+            return sa.text(query), params
+        return sa.text(query), (kwargs or None)
+
+    def _run(self, action: Any) -> Any:
+        try:
+            return action()
+        except Exception as ex:
+            raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
+
+    def run(self, action: Callable[[sa.Connection], T]) -> T:
+        """Runs `action` on the connection with the same commit and error rules as a statement."""
+        conn = self._ensure_connection()
+        autocommit = self._tx is None
+        try:
+            result = action(conn)
+        except Exception as ex:
+            if autocommit and conn.in_transaction():
+                conn.rollback()
+            raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
+        if autocommit and conn.in_transaction():
+            self._run(conn.commit)
+        return result
+
+    def _ensure_connection(self) -> sa.Connection:
+        self._ensure_native_conn()
+        return self._conn  # type: ignore[return-value]
+
+    # --- datasets and tables ------------------------------------------------------------------
+
+    def quoted(self, name: str) -> str:
+        """`name` as SQLAlchemy must render it: always quoted where identifiers keep their case."""
+        name = self.capabilities.casefold_identifier(name)
+        if self.capabilities.has_case_sensitive_identifiers:
+            return sa.sql.quoted_name(name, quote=True)
+        return name
+
+    def table_ref(self, table_name: str, *columns: sa.ColumnClause[Any]) -> sa.TableClause:
+        """A lightweight reference to a table of the current dataset."""
+        return sa.table(self.quoted(table_name), *columns, schema=self.quoted(self.dataset_name))
+
+    def compile(self, statement: sa.ClauseElement) -> str:
+        """Renders `statement` as SQL text for this dialect, with literal values inlined."""
+        return str(statement.compile(dialect=self._dialect(), compile_kwargs={"literal_binds": True}))
+
+    def _dialect(self) -> sa.engine.interfaces.Dialect:
+        from dlt_sqlalchemy.capabilities import dialect_for
+
+        if self._conn is not None:
+            return self._conn.dialect
+        dialect = self.credentials.holder().peek_dialect() or dialect_for(self.credentials)
+        assert dialect is not None
+        return dialect
+
+    @raise_database_error
+    def has_dataset(self) -> bool:
+        return self.dialect_caps.has_dataset(self, self.dataset_name)
+
+    @raise_database_error
+    def create_dataset(self) -> None:
+        self.dialect_caps.create_dataset(self, self.dataset_name)
+
+    @raise_database_error
+    def drop_dataset(self) -> None:
+        self.dialect_caps.drop_dataset(self, self.dataset_name)
+
+    def truncate_tables(self, *tables: str) -> None:
+        for table in tables:
+            ref = self.table_ref(table)
+            if self.dialect_caps.truncate_with_delete or not self.capabilities.supports_truncate_command:
+                self.execute_sql(sa.delete(ref))
+            else:
+                self.execute_sql(f"TRUNCATE TABLE {self.make_qualified_table_name(table)}")
+
+    def drop_tables(self, *tables: str) -> None:
+        metadata = sa.MetaData()
+        for table in tables:
+            sa_table = sa.Table(self.quoted(table), metadata, schema=self.quoted(self.dataset_name))
+            self.execute_sql(sa.schema.DropTable(sa_table, if_exists=True))
+
+    # --- errors -------------------------------------------------------------------------------
+
+    def _make_database_exception(self, ex: Exception) -> Exception:  # type: ignore[override]
+        return to_dlt_exception(ex, self.dialect_caps, self._secrets())
+
+    def _translated(self, ex: Exception) -> Exception:
+        """The dlt exception for `ex`, chained to it unless its text carried a secret."""
+        db_ex = self._make_database_exception(ex)
+        if db_ex is not ex:
+            leaks = any(secret in str(ex) for secret in self._secrets())
+            db_ex.__cause__ = None if leaks else ex
+            db_ex.__suppress_context__ = leaks
+        return db_ex
+
+    def _secrets(self) -> List[str]:
+        return [str(self.credentials.password)] if self.credentials.password else []
+
+    def _scrub(self, text: str) -> str:
+        for secret in self._secrets():
+            text = text.replace(secret, "***")
+        return text
+

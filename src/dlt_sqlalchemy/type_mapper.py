@@ -1,0 +1,337 @@
+"""Maps dlt column types to SQLAlchemy types and database types back to dlt types.
+
+The mapper returns SQLAlchemy `TypeEngine` objects rather than DDL strings: the dialect renders
+them, and the same objects convert values when rows are bound and read.
+Each dlt type has a visitor, `db_type_from_<type>_type(column, table)`, which by default calls
+`_db_type_from_<type>_type`; a subclass may override either spelling.
+"""
+
+from __future__ import annotations
+
+import datetime
+import re
+from typing import Any, Callable, Dict, Optional, Type, cast
+
+import sqlalchemy as sa
+from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from dlt.common.exceptions import TerminalValueError
+from dlt.common.destination.typing import PreparedTableSchema
+from dlt.common.schema.typing import TColumnSchema, TColumnType
+from dlt.common.typing import TLoaderFileFormat
+
+from dlt_sqlalchemy.exceptions import UnsupportedColumnType
+
+TSaType = sa.types.TypeEngine[Any]
+
+
+class UtcDateTime(sa.types.TypeDecorator[datetime.datetime]):
+    """A timestamp for databases without a time zone type (SQLite, MySQL DATETIME).
+
+    Aware values are stored as naive UTC and read back as aware UTC, so the instant survives the
+    round trip instead of silently losing its offset.
+    """
+
+    impl = sa.DateTime
+    cache_ok = True
+
+    def __init__(self, inner: Optional[TSaType] = None) -> None:
+        super().__init__()
+        self.inner = inner if inner is not None else sa.DateTime()
+
+    def load_dialect_impl(self, dialect: sa.Dialect) -> TSaType:
+        return dialect.type_descriptor(self.inner)
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, datetime.datetime) and value.tzinfo is not None:
+            return value.astimezone(datetime.timezone.utc).replace(tzinfo=None)
+        return value
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, str):
+            value = datetime.datetime.fromisoformat(value)
+        if isinstance(value, datetime.datetime) and value.tzinfo is None:
+            return value.replace(tzinfo=datetime.timezone.utc)
+        return value
+
+
+class SqlalchemyTypeMapper(DataTypeMapper):
+    """Generic mapper: SQLAlchemy's portable types, rendered by whatever dialect is in use."""
+
+    key_text_length: Optional[int] = None
+    """VARCHAR length for text key columns on databases that cannot index unbounded text."""
+
+    def __init__(
+        self,
+        capabilities: DestinationCapabilitiesContext,
+        dialect: Optional[sa.engine.interfaces.Dialect] = None,
+    ) -> None:
+        super().__init__(capabilities)
+        self.dialect = dialect
+
+    # --- dlt type -> database type ------------------------------------------------------------
+
+    def to_destination_type(  # type: ignore[override]
+        self, column: TColumnSchema, table: Optional[PreparedTableSchema] = None
+    ) -> TSaType:
+        data_type = column["data_type"]
+        visitor: Optional[Callable[..., TSaType]] = getattr(
+            self, f"db_type_from_{data_type}_type", None
+        )
+        if visitor is None:
+            raise UnsupportedColumnType(_table_name(table), column["name"], data_type)
+        return visitor(column, table)
+
+    def db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_text_type(column, table)
+
+    def db_type_from_bigint_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_bigint_type(column, table)
+
+    def db_type_from_double_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_double_type(column, table)
+
+    def db_type_from_bool_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_bool_type(column, table)
+
+    def db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_timestamp_type(column, table)
+
+    def db_type_from_date_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_date_type(column, table)
+
+    def db_type_from_time_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_time_type(column, table)
+
+    def db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_decimal_type(column, table)
+
+    def db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_wei_type(column, table)
+
+    def db_type_from_json_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_json_type(column, table)
+
+    def db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return self._db_type_from_binary_type(column, table)
+
+    def _db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        length = column.get("precision")
+        if length is None and self.key_text_length and _is_key_column(column):
+            length = self.key_text_length
+        if length is None:
+            return sa.Text()
+        return sa.String(length=length)
+
+    def _db_type_from_bigint_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        precision = column.get("precision")
+        if precision is None or 32 < precision <= 64:
+            return sa.BigInteger()
+        if precision <= 16:
+            return sa.SmallInteger()
+        if precision <= 32:
+            return sa.Integer()
+        raise TerminalValueError(
+            f"Column `{column['name']}` of table `{_table_name(table)}` asks for a {precision}-bit"
+            " integer; the largest integer type is 64 bits. Use the `decimal` or `wei` type.",
+            "bigint",
+        )
+
+    def _db_type_from_double_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.Double()
+
+    def _db_type_from_bool_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.Boolean(create_constraint=False)
+
+    def _db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.DateTime(timezone=_is_tz_aware(column))
+
+    def _db_type_from_date_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.Date()
+
+    def _db_type_from_time_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.Time()
+
+    def _db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        precision, scale = self.decimal_precision(column)
+        return sa.Numeric(precision=precision, scale=scale, asdecimal=True)
+
+    def _db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        precision, scale = self.capabilities.wei_precision
+        return sa.Numeric(precision=precision, scale=scale, asdecimal=True)
+
+    def _db_type_from_json_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.JSON(none_as_null=True)
+
+    def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        return sa.LargeBinary(length=column.get("precision"))
+
+    def decimal_precision(self, column: TColumnSchema) -> tuple[int, int]:
+        default_precision, default_scale = self.capabilities.decimal_precision
+        precision = column.get("precision")
+        if precision is None:
+            return default_precision, default_scale
+        scale = column.get("scale")
+        return precision, default_scale if scale is None else scale
+
+    def timestamp_precision(self, column: TColumnSchema) -> int:
+        precision = column.get("precision")
+        return self.capabilities.timestamp_precision if precision is None else precision
+
+    # --- database type -> dlt type ------------------------------------------------------------
+
+    def from_destination_type(
+        self, db_type: str, precision: Optional[int] = None, scale: Optional[int] = None
+    ) -> TColumnType:
+        """Maps a type name as the database reports it (`information_schema`, pragma)."""
+        return self.from_sa_type(self._parse_db_type(db_type, precision, scale))
+
+    def from_sa_type(self, sa_type: TSaType) -> TColumnType:
+        """Maps a SQLAlchemy type (reflected or parsed) to a dlt column type."""
+        if isinstance(sa_type, sa.types.TypeDecorator):
+            sa_type = sa_type.impl_instance
+        for sa_class, mapper in _REVERSE:
+            if isinstance(sa_type, sa_class):
+                return mapper(self, sa_type)
+        return {"data_type": "text"}
+
+    def _parse_db_type(self, db_type: str, precision: Optional[int], scale: Optional[int]) -> TSaType:
+        name = db_type.strip().lower()
+        args = [int(a) for a in re.findall(r"\d+", name[name.find("(") :])] if "(" in name else []
+        base = re.sub(r"\(.*?\)", "", name).strip()
+        ischema: Dict[str, Type[TSaType]] = getattr(self.dialect, "ischema_names", None) or {}
+        sa_class = ischema.get(base) or _GENERIC_NAMES.get(base) or _match_keyword(base)
+        if sa_class is None:
+            return sa.Text()
+        if issubclass(sa_class, sa.Numeric) and not issubclass(sa_class, sa.Float):
+            p = precision if precision is not None else (args[0] if args else None)
+            s = scale if scale is not None else (args[1] if len(args) > 1 else None)
+            return sa.Numeric(precision=p, scale=s)
+        if issubclass(sa_class, sa.DateTime) or base.startswith("timestamp"):
+            if "with time zone" in base or base in ("timestamptz", "datetimeoffset"):
+                return sa.DateTime(timezone=True)
+            if issubclass(sa_class, sa.DateTime):
+                return sa.DateTime(timezone=False)
+        try:
+            return sa_class()
+        except TypeError:
+            return sa.Text()
+
+    def ensure_supported_type(
+        self,
+        column: TColumnSchema,
+        table: PreparedTableSchema,
+        loader_file_format: TLoaderFileFormat,
+    ) -> None:
+        """Fails early, at normalize, for a type this dialect cannot store."""
+        self.to_destination_type(column, table)
+
+
+def _is_tz_aware(column: TColumnSchema) -> bool:
+    return column.get("timezone", True) is not False
+
+
+def _is_key_column(column: TColumnSchema) -> bool:
+    return bool(column.get("unique") or column.get("primary_key") or column.get("merge_key"))
+
+
+def _table_name(table: Any) -> str:
+    return table["name"] if table else "?"
+
+
+def _int_type(_: SqlalchemyTypeMapper, t: TSaType) -> TColumnType:
+    if isinstance(t, sa.SmallInteger):
+        return {"data_type": "bigint", "precision": 16}
+    if isinstance(t, sa.BigInteger):
+        return {"data_type": "bigint"}
+    return {"data_type": "bigint", "precision": 32}
+
+
+def _numeric_type(mapper: SqlalchemyTypeMapper, t: TSaType) -> TColumnType:
+    numeric = cast(sa.Numeric[Any], t)
+    if (numeric.precision, numeric.scale) == tuple(mapper.capabilities.wei_precision):
+        return {"data_type": "wei"}
+    if numeric.precision is None:
+        return {"data_type": "decimal"}
+    return {"data_type": "decimal", "precision": numeric.precision, "scale": numeric.scale or 0}
+
+
+def _datetime_type(_: SqlalchemyTypeMapper, t: TSaType) -> TColumnType:
+    if getattr(t, "timezone", False):
+        return {"data_type": "timestamp", "timezone": True}
+    return {"data_type": "timestamp", "timezone": False}
+
+
+def _string_type(_: SqlalchemyTypeMapper, t: TSaType) -> TColumnType:
+    length = getattr(t, "length", None)
+    return {"data_type": "text", "precision": length} if length else {"data_type": "text"}
+
+
+_REVERSE: list[tuple[type, Callable[[SqlalchemyTypeMapper, TSaType], TColumnType]]] = [
+    (sa.Boolean, lambda m, t: {"data_type": "bool"}),
+    (sa.Integer, _int_type),
+    (sa.Float, lambda m, t: {"data_type": "double"}),
+    (sa.Numeric, _numeric_type),
+    (sa.DateTime, _datetime_type),
+    (sa.Date, lambda m, t: {"data_type": "date"}),
+    (sa.Time, lambda m, t: {"data_type": "time"}),
+    (sa.JSON, lambda m, t: {"data_type": "json"}),
+    (sa.LargeBinary, lambda m, t: {"data_type": "binary"}),
+    (sa.types._Binary, lambda m, t: {"data_type": "binary"}),
+    (sa.String, _string_type),
+]
+
+_GENERIC_NAMES: Dict[str, Type[TSaType]] = {
+    "text": sa.Text,
+    "varchar": sa.String,
+    "character varying": sa.String,
+    "char": sa.String,
+    "string": sa.String,
+    "integer": sa.Integer,
+    "int": sa.Integer,
+    "smallint": sa.SmallInteger,
+    "bigint": sa.BigInteger,
+    "hugeint": sa.Numeric,
+    "double": sa.Double,
+    "double precision": sa.Double,
+    "float": sa.Float,
+    "real": sa.Float,
+    "boolean": sa.Boolean,
+    "bool": sa.Boolean,
+    "date": sa.Date,
+    "time": sa.Time,
+    "datetime": sa.DateTime,
+    "timestamp": sa.DateTime,
+    "timestamp with time zone": sa.DateTime,
+    "timestamp without time zone": sa.DateTime,
+    "timestamptz": sa.DateTime,
+    "decimal": sa.Numeric,
+    "numeric": sa.Numeric,
+    "json": sa.JSON,
+    "jsonb": sa.JSON,
+    "blob": sa.LargeBinary,
+    "bytea": sa.LargeBinary,
+    "binary": sa.LargeBinary,
+    "varbinary": sa.LargeBinary,
+}
+
+
+def _match_keyword(base: str) -> Optional[Type[TSaType]]:
+    """Last resort for type names no table knows, by SQLite-like affinity rules."""
+    for keyword, sa_class in (
+        ("int", sa.BigInteger),
+        ("char", sa.String),
+        ("text", sa.Text),
+        ("clob", sa.Text),
+        ("blob", sa.LargeBinary),
+        ("binary", sa.LargeBinary),
+        ("double", sa.Double),
+        ("float", sa.Double),
+        ("real", sa.Double),
+        ("timestamp", sa.DateTime),
+        ("datetime", sa.DateTime),
+        ("bool", sa.Boolean),
+        ("json", sa.JSON),
+    ):
+        if keyword in base:
+            return sa_class
+    return None
