@@ -79,6 +79,10 @@ def print_table(title: str, headers: Sequence[str], rows: Sequence[Sequence[Any]
         print("  " + "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip())
 
 
+def human_size(n_bytes: int) -> str:
+    return f"{n_bytes} B" if n_bytes < 1024 else f"{n_bytes / 1024:.0f} KiB"
+
+
 def show_files(output_dir: Path) -> None:
     rows = []
     for path in sorted(output_dir.glob(f"{DB_STEM}*.db")):
@@ -87,7 +91,7 @@ def show_files(output_dir: Path) -> None:
             if path.stem == DB_STEM
             else "dataset " + repr(path.stem.split("__", 1)[1])
         )
-        rows.append((path.name, f"{path.stat().st_size // 1024} KiB", role))
+        rows.append((path.name, human_size(path.stat().st_size), role))
     print_table(f"SQLite files in {output_dir}", ("file", "size", "holds"), rows)
 
 
@@ -163,6 +167,7 @@ def main() -> None:
     load_info.raise_on_failed_jobs()
 
     print(f"Loaded {len(load_info.loads_ids)} load package(s) into sqlite:///{db_path}")
+    print(f"  destination: {pipeline.destination.destination_type}")
     print(f"  dlt dataset {DATASET!r} -> {DB_STEM}__{DATASET}.db, ATTACHed to the main file")
     show_files(output_dir)
     show_data(pipeline)
