@@ -91,6 +91,9 @@ def apply_dialect(
     caps.sqlglot_dialect = dialect_caps.sqlglot_dialect  # type: ignore[assignment]
     caps.dialect_capabilities = dialect_caps
     dialect_caps.adjust_capabilities(caps, dialect)
+    mapper_class = dialect_caps.type_mapper_class()
+    if mapper_class is not None:
+        caps.type_mapper = mapper_class
     return caps
 
 

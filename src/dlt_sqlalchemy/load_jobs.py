@@ -11,7 +11,7 @@ import re
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 import sqlalchemy as sa
-from dlt.common.destination.client import RunnableLoadJob
+from dlt.common.destination.client import HasFollowupJobs, RunnableLoadJob
 from dlt.common.json import custom_pua_decode, custom_pua_decode_nested, json
 from dlt.common.storages import FileStorage
 
@@ -34,7 +34,7 @@ def _json_text(value: Any) -> Optional[str]:
     return None if value is None else json.dumps(custom_pua_decode_nested(value))
 
 
-class InsertLoadJob(RunnableLoadJob):
+class InsertLoadJob(RunnableLoadJob, HasFollowupJobs):
     """Inserts the rows of one file into the job's table (in the staging dataset when dlt says so)."""
 
     _job_client: "SqlalchemyJobClient"

@@ -64,6 +64,8 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         super().__init__(credentials.database, dataset_name, staging_dataset_name, capabilities)
         self.credentials = credentials
         self.dialect_caps = dialect_caps
+        self.home_dataset_name = dataset_name
+        """The dataset this client was made for, also while `with_staging_dataset()` is active."""
         self._conn: Optional[sa.Connection] = None
         self._opened = 0
         self._tx: Optional[sa.Transaction] = None

@@ -57,7 +57,9 @@ class SqliteCapabilities(DialectCapabilities):
     def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
         attached = _attached(connection)
         layout = _Layout.of(connection)
-        for dataset in (client.dataset_name, client.staging_dataset_name):
+        # SQL follow-up jobs run in staging mode but read both datasets: attach both, once each
+        wanted = (client.home_dataset_name, client.dataset_name, client.staging_dataset_name)
+        for dataset in dict.fromkeys(wanted):
             if dataset == MAIN or dataset is None:
                 continue
             if layout.is_memory:
