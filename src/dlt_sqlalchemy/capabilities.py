@@ -56,12 +56,12 @@ def base_capabilities() -> DestinationCapabilitiesContext:
 
 
 def dialect_for(credentials: SqlalchemyCredentials) -> Optional[sa.engine.interfaces.Dialect]:
-    """A dialect object for the credentials: the live engine's, or a fresh one (no driver needed)."""
+    """The live engine's dialect, or a fresh one: a fresh one needs no driver installed."""
     if credentials.engine is not None:
         return credentials.engine.dialect  # type: ignore[no-any-return]
     if not credentials.drivername:
         return None
-    dialect_cls = load_dialect_class(credentials.to_url())
+    dialect_cls = load_dialect_class(credentials.sa_url())
     try:
         return dialect_cls()  # type: ignore[no-any-return]
     except Exception:
@@ -113,6 +113,7 @@ def adjust_to_credentials(
 
 def _literal_renderer(dialect: sa.engine.interfaces.Dialect) -> Callable[[Any], str]:
     def render(value: Any) -> str:
-        return str(sa.literal(value).compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
+        literal = sa.literal(value)
+        return str(literal.compile(dialect=dialect, compile_kwargs={"literal_binds": True}))
 
     return render

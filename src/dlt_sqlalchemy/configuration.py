@@ -10,8 +10,9 @@ from __future__ import annotations
 import dataclasses
 import os
 import warnings
-from typing import TYPE_CHECKING, Any, ClassVar, Dict, Final, List, Optional, Union
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, Final, List, Optional, Union, cast
 
+from dlt.common import logger
 from dlt.common.configuration import configspec
 from dlt.common.configuration.exceptions import ConfigurationValueError
 from dlt.common.configuration.specs import ConnectionStringCredentials
@@ -25,8 +26,16 @@ from dlt_sqlalchemy.engine import EngineHolder
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
+    from dlt.common.libs.sql_alchemy_shims import URL
 
 _FILE_BACKENDS = {"sqlite": "%s.db", "duckdb": "%s.duckdb"}
+
+ENGINE_ARGS_DEPRECATED: Final[str] = (
+    "`engine_args` of the sqlalchemy destination is deprecated; use `engine_kwargs` (same"
+    " meaning, forwarded to `sqlalchemy.create_engine`)."
+)
+DESTINATION_TYPE: Final[str] = "dlt_sqlalchemy.sqlalchemy"
+"""How dlt names this destination: the public import path of the factory."""
 
 
 @configspec(init=False)
@@ -53,7 +62,7 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
 
     def __init__(
         self,
-        connection_string: Union[str, Dict[str, Any], "sa.Engine", None] = None,
+        connection_string: Union[str, Dict[str, Any], sa.Engine, None] = None,
         engine_kwargs: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__(connection_string)  # type: ignore[arg-type]
@@ -72,6 +81,12 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
 
     def on_resolved(self) -> None:
         super().on_resolved()
+        if self.drivername and self.driver_name and self.drivername != self.driver_name:
+            # silently picking one would connect with a driver the user may not have meant
+            raise ConfigurationValueError(
+                f"SQLAlchemy credentials set both `drivername` ({self.drivername}) and its alias"
+                f" `driver_name` ({self.driver_name}) to different values; keep only one."
+            )
         if not self.drivername and self.driver_name:
             self.drivername = self.driver_name
         if not self.drivername:
@@ -89,13 +104,29 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
         """The engine holder shared by every client using these credentials."""
         holder: Optional[EngineHolder] = self.__dict__.get("_holder")
         if holder is None:
-            holder = EngineHolder(self.to_url, self.engine_kwargs or {}, self.engine)
+            holder = EngineHolder(self.sa_url, self.engine_kwargs or {}, self.engine)
             self.__dict__["_holder"] = holder
         return holder
 
     @property
     def backend_name(self) -> str:
-        return (self.drivername or "").split("+", 1)[0]
+        return (self.drivername or self.driver_name or "").split("+", 1)[0]
+
+    def to_url(self) -> URL:
+        # before resolution only the alias may be set (split fields as the dlt docs spell them);
+        # capabilities and `str()` are computed that early, so honour it here too
+        if not self.drivername and self.driver_name:
+            with_driver = self.copy()
+            with_driver.drivername = self.driver_name
+            return with_driver.to_url()
+        return super().to_url()
+
+    def sa_url(self) -> sa.URL:
+        """`to_url()` typed as SQLAlchemy's URL, which it is whenever SQLAlchemy is installed.
+
+        dlt types `to_url` with its own stand-in so that it imports without SQLAlchemy.
+        """
+        return cast("sa.URL", self.to_url())
 
     def data_location(self) -> str:
         return super().data_location()
@@ -103,7 +134,7 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
     def __str__(self) -> str:
         # never render a password; the query often carries secrets too
         try:
-            return self.to_url()._replace(query={}).render_as_string(hide_password=True)
+            return self.to_url().set(query={}).render_as_string(hide_password=True)
         except Exception:
             return f"{self.drivername}://"
 
@@ -113,19 +144,23 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Options of the `sqlalchemy` destination (`[destination.sqlalchemy]`)."""
 
     destination_type: Final[str] = dataclasses.field(  # type: ignore[misc]
-        default="dlt_sqlalchemy.sqlalchemy", init=False, repr=False, compare=False
+        default=DESTINATION_TYPE, init=False, repr=False, compare=False
     )
-    credentials: SqlalchemyCredentials = None
+    credentials: SqlalchemyCredentials = None  # type: ignore[assignment]
     create_unique_indexes: bool = False
     """Create UNIQUE constraints for columns with the `unique` hint."""
     create_primary_keys: bool = False
     """Create PRIMARY KEY constraints for columns with the `primary_key` hint."""
     engine_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
-    """Keyword arguments forwarded to `sqlalchemy.create_engine` (pool, `connect_args`, `echo`...)."""
+    """Forwarded to `sqlalchemy.create_engine` (pool settings, `connect_args`, `echo`...)."""
     engine_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Deprecated name of `engine_kwargs`."""
 
     def on_resolved(self) -> None:
+        if self.engine_args and not self.engine_kwargs:
+            # resolved from config.toml or env: the DeprecationWarning points into dlt's resolver,
+            # where Python's default filters hide it, so say it in the log as well
+            logger.warning(ENGINE_ARGS_DEPRECATED)
         self.engine_kwargs = resolve_engine_kwargs(self.engine_kwargs, self.engine_args)
         self.engine_args = {}
         if self.credentials is None:
@@ -166,11 +201,7 @@ def resolve_engine_kwargs(
                 "Both `engine_kwargs` and its deprecated alias `engine_args` are set; keep only"
                 " `engine_kwargs`."
             )
-        warnings.warn(
-            "`engine_args` is deprecated, use `engine_kwargs` (same meaning).",
-            DeprecationWarning,
-            stacklevel=3,
-        )
+        warnings.warn(ENGINE_ARGS_DEPRECATED, DeprecationWarning, stacklevel=3)
         return dict(engine_args)
     return dict(engine_kwargs or {})
 

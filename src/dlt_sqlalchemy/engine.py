@@ -48,7 +48,7 @@ def install_hint(drivername: str) -> str:
     )
 
 
-def load_dialect_class(url: "sa.URL") -> type:
+def load_dialect_class(url: sa.URL) -> type:
     """Loads the dialect class for `url` without importing its DBAPI driver.
 
     Capabilities (identifier limits, boolean support, sqlglot dialect) come from the dialect
@@ -57,14 +57,14 @@ def load_dialect_class(url: "sa.URL") -> type:
     import sqlalchemy as sa
 
     try:
-        return url.get_dialect()  # type: ignore[no-any-return]
+        return url.get_dialect()
     except sa.exc.NoSuchModuleError as ex:
         from dlt_sqlalchemy.dialects import registered_backends
 
         raise UnknownDialect(url.drivername, registered_backends()) from ex
 
 
-def create_engine(url: "sa.URL", engine_kwargs: Dict[str, Any]) -> "sa.Engine":
+def create_engine(url: sa.URL, engine_kwargs: Dict[str, Any]) -> sa.Engine:
     """`sqlalchemy.create_engine` with an install hint when the driver is missing."""
     import sqlalchemy as sa
 
@@ -80,9 +80,9 @@ class EngineHolder:
 
     def __init__(
         self,
-        make_url: Callable[[], "sa.URL"],
+        make_url: Callable[[], sa.URL],
         engine_kwargs: Dict[str, Any],
-        external_engine: Optional["sa.Engine"] = None,
+        external_engine: Optional[sa.Engine] = None,
     ) -> None:
         self._make_url = make_url
         self._engine_kwargs = engine_kwargs
@@ -95,7 +95,7 @@ class EngineHolder:
     def is_external(self) -> bool:
         return self._external is not None
 
-    def borrow(self) -> "sa.Engine":
+    def borrow(self) -> sa.Engine:
         with self._lock:
             if self._engine is None:
                 self._engine = create_engine(self._make_url(), self._engine_kwargs)
@@ -109,6 +109,6 @@ class EngineHolder:
                 self._engine.dispose()
                 self._engine = None
 
-    def peek_dialect(self) -> Optional["sa.engine.interfaces.Dialect"]:
+    def peek_dialect(self) -> Optional[sa.engine.interfaces.Dialect]:
         """The dialect of the live engine, if one exists (it knows the server version)."""
         return self._engine.dialect if self._engine is not None else None

@@ -4,8 +4,12 @@
 - terminal: retrying cannot help (bad SQL, bad data, bad credentials);
 - transient: may succeed on retry (lost connection, deadlock, lock timeout).
 
-Order of evidence: the dialect's own hook, then SQLSTATE, then vendor error numbers, then the
-exception class; English message text only when nothing else decides.
+Order of evidence: the dialect's own hook, then SQLSTATE, then vendor error numbers and names,
+then the exception class; English message text only when nothing else decides, because servers
+translate their messages and drivers reword them between releases.
+
+Failures to connect are judged apart (`connect_verdict`): there, "does not exist" means a wrong
+database name in the credentials, not a table that dlt should create.
 """
 
 from __future__ import annotations
@@ -32,13 +36,18 @@ _SQLSTATE: dict[str, TErrorClass] = {
     "40P01": "transient",  # deadlock_detected
     "40001": "transient",  # serialization_failure
     "55P03": "transient",  # lock_not_available
-    "57P01": "transient",  # admin_shutdown
+    "55006": "transient",  # object_in_use
+    "57P01": "transient",  # admin_shutdown (the server terminated this connection)
     "57P02": "transient",  # crash_shutdown
     "57P03": "transient",  # cannot_connect_now
+    "57P05": "transient",  # idle_session_timeout
     "57014": "transient",  # query_canceled (statement timeout)
+    "25P03": "transient",  # idle_in_transaction_session_timeout
     "08": "transient",  # connection exception
-    "53": "transient",  # insufficient resources
+    "53": "transient",  # insufficient resources (disk full, too many connections)
     "40": "transient",  # transaction rollback
+    "HYT00": "transient",  # ODBC: timeout expired
+    "HYT01": "transient",  # ODBC: connection timeout expired
     "28": "terminal",  # invalid authorization
     "3D": "terminal",  # invalid catalog (unknown database)
     "22": "terminal",  # data exception: a value the column cannot hold
@@ -47,46 +56,88 @@ _SQLSTATE: dict[str, TErrorClass] = {
     "0A": "terminal",  # feature not supported
 }
 
+# SQLSTATE classes of errors caused by the data itself rather than by the statement
+_VALUE_SQLSTATE_CLASSES = ("22", "23")
+
 # MySQL / MariaDB server and client error numbers
 _MYSQL: dict[int, TErrorClass] = {
     1146: "undefined_relation",  # table doesn't exist
     1049: "undefined_relation",  # unknown database (schema) in a query
     1051: "undefined_relation",  # unknown table (DROP)
-    1045: "terminal",  # access denied
     1044: "terminal",  # access denied to database
+    1045: "terminal",  # access denied (wrong user or password)
+    1698: "terminal",  # access denied (socket / plugin authentication)
+    1130: "terminal",  # host is not allowed to connect
+    1142: "terminal",  # command denied on table
+    1143: "terminal",  # command denied on column
+    1050: "terminal",  # table already exists
     1054: "terminal",  # unknown column
+    1060: "terminal",  # duplicate column name
     1064: "terminal",  # syntax error
-    1062: "terminal",  # duplicate entry
     1048: "terminal",  # column cannot be null
+    1062: "terminal",  # duplicate entry
     1264: "terminal",  # out of range value
     1265: "terminal",  # data truncated
     1292: "terminal",  # incorrect datetime / truncated value
     1366: "terminal",  # incorrect value for column
+    1367: "terminal",  # illegal value
     1406: "terminal",  # data too long
+    1416: "terminal",  # cannot get geometry object
+    1451: "terminal",  # foreign key: row is referenced
+    1452: "terminal",  # foreign key: parent row missing
+    1690: "terminal",  # value out of range in an expression
+    3819: "terminal",  # check constraint violated (MySQL)
+    4025: "terminal",  # check constraint failed (MariaDB)
     1213: "transient",  # deadlock
     1205: "transient",  # lock wait timeout
+    3572: "transient",  # NOWAIT: row is locked (MySQL)
+    1040: "transient",  # too many connections
+    1203: "transient",  # user has too many connections
+    1053: "transient",  # server shutdown in progress
+    1317: "transient",  # query interrupted
+    1927: "transient",  # connection was killed (MariaDB)
+    1969: "transient",  # max_statement_time exceeded (MariaDB)
+    3024: "transient",  # max_execution_time exceeded (MySQL)
+    4031: "transient",  # disconnected by the server after inactivity (MySQL)
     2002: "transient",  # can't connect (socket)
     2003: "transient",  # can't connect (TCP)
     2005: "transient",  # unknown host
     2006: "transient",  # server has gone away
     2013: "transient",  # lost connection during query
+    2055: "transient",  # lost connection at a system call
 }
 
+# MySQL error numbers caused by the data itself
+_MYSQL_VALUE_ERRORS = frozenset(
+    {1048, 1062, 1264, 1265, 1292, 1366, 1367, 1406, 1416, 1451, 1452, 1690, 3819, 4025}
+)
+
+# SQLite extended result code names, matched by prefix (SQLITE_CONSTRAINT_NOTNULL, ...).
+# SQLite runs in-process: only contention for the file lock can pass with time.
 _SQLITE_NAMES: dict[str, TErrorClass] = {
     "SQLITE_BUSY": "transient",
     "SQLITE_LOCKED": "transient",
     "SQLITE_PROTOCOL": "transient",
+    "SQLITE_SCHEMA": "transient",  # the schema changed under a prepared statement
+    "SQLITE_INTERRUPT": "transient",
+    "SQLITE_NOMEM": "transient",
+    "SQLITE_IOERR": "transient",
+    "SQLITE_FULL": "transient",  # the disk may get space again
     "SQLITE_CONSTRAINT": "terminal",
     "SQLITE_MISMATCH": "terminal",
     "SQLITE_TOOBIG": "terminal",
+    "SQLITE_RANGE": "terminal",
+    "SQLITE_MISUSE": "terminal",
     "SQLITE_READONLY": "terminal",
     "SQLITE_CANTOPEN": "terminal",
     "SQLITE_NOTADB": "terminal",
     "SQLITE_CORRUPT": "terminal",
-    "SQLITE_FULL": "terminal",
     "SQLITE_PERM": "terminal",
     "SQLITE_AUTH": "terminal",
+    # plain SQL error: syntax, unknown column, missing table (told apart by `_sqlite_error`)
+    "SQLITE_ERROR": "terminal",
 }
+_SQLITE_VALUE_ERRORS = ("SQLITE_CONSTRAINT", "SQLITE_MISMATCH", "SQLITE_TOOBIG")
 
 # DuckDB raises one exception class per error kind
 _DUCKDB_CLASSES: dict[str, TErrorClass] = {
@@ -94,12 +145,22 @@ _DUCKDB_CLASSES: dict[str, TErrorClass] = {
     "ConstraintException": "terminal",
     "OutOfRangeException": "terminal",
     "ParserException": "terminal",
+    "SyntaxException": "terminal",
     "InvalidInputException": "terminal",
+    "InvalidTypeException": "terminal",
+    "TypeMismatchException": "terminal",
     "BinderException": "terminal",
-    "TransactionException": "transient",
-    "IOException": "transient",
+    "DependencyException": "terminal",
+    "NotImplementedException": "terminal",
+    "PermissionException": "terminal",
+    "SequenceException": "terminal",
+    "TransactionException": "transient",  # write-write conflict between transactions
+    "ConnectionException": "transient",
+    "InterruptException": "transient",
+    "IOException": "transient",  # includes another process holding the file lock
     "OutOfMemoryException": "transient",
 }
+_DUCKDB_VALUE_ERRORS = frozenset({"ConversionException", "ConstraintException", "OutOfRangeException"})
 
 _UNDEFINED_PATTERNS = re.compile(
     r"does not exist|doesn't exist|no such table|no such database|unknown database|"
@@ -110,9 +171,18 @@ _UNDEFINED_PATTERNS = re.compile(
 _TRANSIENT_PATTERNS = re.compile(
     r"connection (was )?(reset|refused|closed|lost)|server closed the connection|"
     r"timed? ?out|deadlock|gone away|lost connection|could not connect|database is locked|"
-    r"too many connections|temporarily unavailable",
+    r"database table is locked|too many (connections|clients)|temporarily unavailable|"
+    r"starting up|shutting down|in recovery mode|connection slots are reserved",
     re.IGNORECASE,
 )
+# what a server says when it refuses a login it received (only read when no code decides)
+_REFUSED_PATTERNS = re.compile(
+    r"\bFATAL:|password|authenticat|access denied|permission denied|not permitted|"
+    r"does not exist|unknown database|no pg_hba\.conf entry|login failed",
+    re.IGNORECASE,
+)
+# messages that name the missing table as the first thing SQLite says
+_SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
 
 def classify(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> Optional[TErrorClass]:
@@ -122,6 +192,7 @@ def classify(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> 
     if not isinstance(ex, sa.exc.DBAPIError) and not _looks_like_dbapi_error(ex):
         return None
     orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    undefined: Optional[bool] = None
     if dialect_caps is not None and orig is not None:
         verdict = dialect_caps.classify_error(orig)
         if verdict is not None:
@@ -129,14 +200,59 @@ def classify(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> 
         undefined = dialect_caps.is_undefined_relation(ex)
         if undefined is True:
             return "undefined_relation"
-    else:
-        undefined = None
     verdict = _by_codes(orig)
     if verdict is not None:
         return verdict
     if undefined is not False and _UNDEFINED_PATTERNS.search(str(orig)):
         return "undefined_relation"
     return _by_class(ex, str(orig))
+
+
+def connect_verdict(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
+    """"terminal" when the server refused the login or the database, else "transient".
+
+    libpq gives no SQLSTATE for a refused login, so the server's `FATAL:` report is the only
+    evidence there; codes decide first wherever the driver has them.
+    """
+    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    verdict: Optional[TErrorClass] = None
+    if dialect_caps is not None and orig is not None:
+        verdict = dialect_caps.classify_error(orig)
+    if verdict is None:
+        verdict = _by_codes(orig)
+    if verdict is None:
+        message = str(orig)
+        if _TRANSIENT_PATTERNS.search(message):
+            return "transient"
+        if _REFUSED_PATTERNS.search(message):
+            return "terminal"
+        verdict = _by_class(ex, message)
+    # a "missing relation" while connecting is a database name that does not exist
+    return "transient" if verdict == "transient" else "terminal"
+
+
+def is_value_error(ex: BaseException) -> bool:
+    """True when the data, not the statement, is at fault: a value the column cannot hold.
+
+    Decides whether an insert failure is reported as `ValueNotStorable`; a terminal error of
+    the statement itself (syntax, permissions, a missing column) must not be blamed on a value.
+    """
+    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    errno = mysql_errno_of(orig)  # before SQLSTATE: MySQL files some data errors under HY000
+    if errno is not None:
+        return errno in _MYSQL_VALUE_ERRORS
+    sqlstate = sqlstate_of(orig)
+    if sqlstate:
+        return sqlstate[:2] in _VALUE_SQLSTATE_CLASSES
+    sqlite_name = getattr(orig, "sqlite_errorname", None)
+    if isinstance(sqlite_name, str):
+        return sqlite_name.startswith(_SQLITE_VALUE_ERRORS)
+    if _is_duckdb(orig):
+        return type(orig).__name__ in _DUCKDB_VALUE_ERRORS
+    data_errors = (sa.exc.IntegrityError, sa.exc.DataError)
+    if isinstance(ex, data_errors):
+        return True
+    return any(t.__name__ in ("IntegrityError", "DataError") for t in type(orig).__mro__)
 
 
 def to_dlt_exception(
@@ -156,6 +272,28 @@ def to_dlt_exception(
     return DatabaseTransientException(cause)
 
 
+def driver_message(ex: BaseException) -> str:
+    """The driver's own words, without SQLAlchemy's statement and parameter dump.
+
+    MySQL drivers render `(errno, "text")`; only the text is worth showing to a user.
+    """
+    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) and ex.orig is not None else ex
+    args = getattr(orig, "args", ())
+    if mysql_errno_of(orig) is not None and len(args) > 1 and isinstance(args[1], str):
+        text = args[1]
+    else:
+        text = str(orig)
+    lines = [line.strip() for line in text.splitlines() if line.strip()]
+    return lines[0] if lines else type(orig).__name__
+
+
+def column_of(ex: BaseException) -> Optional[str]:
+    """The column the server names in structured error fields (PostgreSQL's diagnostics)."""
+    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    name = getattr(getattr(orig, "diag", None), "column_name", None)
+    return name if isinstance(name, str) and name else None
+
+
 def sqlstate_of(orig: Any) -> Optional[str]:
     for attr in ("sqlstate", "pgcode"):
         code = getattr(orig, attr, None)
@@ -163,37 +301,70 @@ def sqlstate_of(orig: Any) -> Optional[str]:
             return code
     diag = getattr(orig, "diag", None)
     code = getattr(diag, "sqlstate", None)
-    return code if isinstance(code, str) and len(code) == 5 else None
+    if isinstance(code, str) and len(code) == 5:
+        return code
+    # pyodbc puts the SQLSTATE first in args: ('42S02', '[42S02] [Microsoft]...')
+    module = type(orig).__module__ or ""
+    args = getattr(orig, "args", ())
+    if module.startswith("pyodbc") and args and isinstance(args[0], str) and len(args[0]) == 5:
+        return args[0]
+    return None
 
 
 def mysql_errno_of(orig: Any) -> Optional[int]:
     module = type(orig).__module__ or ""
     if not module.startswith(("MySQLdb", "pymysql", "mysql", "mariadb")):
         return None
+    errno = getattr(orig, "errno", None)  # mysql-connector and mariadb connector
+    if isinstance(errno, int) and errno > 0:
+        return errno
     args = getattr(orig, "args", ())
     return args[0] if args and isinstance(args[0], int) else None
 
 
 def _by_codes(orig: Any) -> Optional[TErrorClass]:
+    # an exact SQLSTATE, then the vendor's own number, then the SQLSTATE class: MySQL reports
+    # many distinct errors under the catch-all HY000
     sqlstate = sqlstate_of(orig)
-    if sqlstate:
-        verdict = _SQLSTATE.get(sqlstate) or _SQLSTATE.get(sqlstate[:2])
-        if verdict:
-            return verdict
+    if sqlstate and sqlstate in _SQLSTATE:
+        return _SQLSTATE[sqlstate]
     errno = mysql_errno_of(orig)
     if errno is not None and errno in _MYSQL:
         return _MYSQL[errno]
-    sqlite_name = getattr(orig, "sqlite_errorname", None)
-    if isinstance(sqlite_name, str):
-        for prefix, verdict in _SQLITE_NAMES.items():
-            if sqlite_name.startswith(prefix):
-                return verdict
-    if (type(orig).__module__ or "").startswith(("duckdb", "_duckdb")):
+    if sqlstate and sqlstate[:2] in _SQLSTATE:
+        return _SQLSTATE[sqlstate[:2]]
+    if (type(orig).__module__ or "").startswith("sqlite3"):
+        return _sqlite_verdict(orig)
+    if _is_duckdb(orig):
         name = type(orig).__name__
         if name == "CatalogException":
+            # one class for "no such table" and "already exists": only the text tells them apart
             return "undefined_relation" if _UNDEFINED_PATTERNS.search(str(orig)) else "terminal"
         return _DUCKDB_CLASSES.get(name)
     return None
+
+
+def _sqlite_verdict(orig: Any) -> TErrorClass:
+    """SQLite's result codes; a plain SQLITE_ERROR is also how it reports a missing table."""
+    message = str(orig)
+    name = getattr(orig, "sqlite_errorname", None)  # Python 3.11+
+    if isinstance(name, str):
+        if name == "SQLITE_ERROR" and message.startswith(_SQLITE_UNDEFINED):
+            return "undefined_relation"
+        for prefix, verdict in _SQLITE_NAMES.items():
+            if name.startswith(prefix):
+                return verdict
+        return "terminal"
+    # before Python 3.11 the code is not exposed; SQLite's English text is all there is
+    if message.startswith(_SQLITE_UNDEFINED):
+        return "undefined_relation"
+    if _TRANSIENT_PATTERNS.search(message):
+        return "transient"
+    return "terminal"
+
+
+def _is_duckdb(orig: Any) -> bool:
+    return (type(orig).__module__ or "").startswith(("duckdb", "_duckdb"))
 
 
 def _by_class(ex: BaseException, message: str) -> TErrorClass:
@@ -205,13 +376,15 @@ def _by_class(ex: BaseException, message: str) -> TErrorClass:
         return "transient"
     if _TRANSIENT_PATTERNS.search(message):
         return "transient"
-    if isinstance(ex, (sa.exc.OperationalError, sa.exc.InternalError)):
+    if isinstance(ex, (sa.exc.OperationalError, sa.exc.InternalError, sa.exc.InterfaceError)):
         return "transient"
     return "terminal"
 
 
 def _looks_like_dbapi_error(ex: BaseException) -> bool:
-    return any(t.__name__ in ("DatabaseError", "DataError") for t in type(ex).__mro__)
+    """A raw driver exception (PEP 249 names), as raised below SQLAlchemy by `executemany`."""
+    names = ("DatabaseError", "DataError", "InterfaceError")
+    return any(t.__name__ in names for t in type(ex).__mro__)
 
 
 def _scrubbed(ex: BaseException, secrets: Iterable[str]) -> BaseException:

@@ -9,19 +9,21 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
     ├── InvalidCredentials                         authentication failed, unknown database
-    └── ValueNotStorable                           a value the column cannot hold (names both)
+    └── DatabaseTerminalException (dlt)
+        └── ValueNotStorable                       a value the column cannot hold (names both)
     DestinationTransientException
     └── DatabaseUnreachable                        host down or refusing connections
 """
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import Any, Optional, Sequence
 
 from dlt.common.destination.exceptions import (
     DestinationTerminalException,
     DestinationTransientException,
 )
+from dlt.destinations.exceptions import DatabaseTerminalException
 
 
 class UnknownDialect(DestinationTerminalException, ValueError):
@@ -78,12 +80,30 @@ class DatabaseUnreachable(DestinationTransientException):
     """The server could not be reached; it may come back, so dlt retries."""
 
 
-class ValueNotStorable(DestinationTerminalException):
-    def __init__(self, table_name: str, column_name: Optional[str], reason: str) -> None:
+class ValueNotStorable(DatabaseTerminalException):
+    """A row of a load file holds a value its column rejects; the whole file was rolled back.
+
+    A `DatabaseTerminalException`, as every other error the SQL client translates, so code that
+    catches dlt's database errors catches this one too; its text is ours, not the driver's.
+    """
+
+    def __init__(
+        self,
+        table_name: str,
+        column_name: Optional[str],
+        reason: str,
+        dbapi_exception: Optional[Exception] = None,
+    ) -> None:
         self.table_name = table_name
         self.column_name = column_name
+        self.reason = reason
         where = f"column `{column_name}` of table `{table_name}`" if column_name else (
             f"table `{table_name}`"
         )
         msg = f"A value does not fit {where}: {reason}. No rows of this file were loaded."
-        super().__init__(msg)
+        super().__init__(dbapi_exception or ValueError(reason))
+        self.args = (msg,)
+
+    def __reduce__(self) -> Any:
+        # the message is derived: rebuild from the constructor's arguments, not from `args`
+        return (type(self), (self.table_name, self.column_name, self.reason))

@@ -7,10 +7,17 @@ from typing import TYPE_CHECKING, Any, Dict, Optional, Type, Union
 
 from dlt.common.configuration.exceptions import ConfigurationValueError
 from dlt.common.destination import Destination, DestinationCapabilitiesContext
+from dlt.common.destination.reference import DestinationReference
 from dlt.common.normalizers.naming import NamingConvention
+from dlt.common.utils import simple_repr, without_none
 
 from dlt_sqlalchemy.capabilities import adjust_to_credentials, base_capabilities
-from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration, SqlalchemyCredentials
+from dlt_sqlalchemy.configuration import (
+    DESTINATION_TYPE,
+    ENGINE_ARGS_DEPRECATED,
+    SqlalchemyClientConfiguration,
+    SqlalchemyCredentials,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -19,13 +26,13 @@ if TYPE_CHECKING:
 
 
 class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient"]):
-    """Loads into any database with a SQLAlchemy dialect. Config section: `destination.sqlalchemy`."""
+    """Loads into any database with a SQLAlchemy dialect; configured under `destination.<name>`."""
 
     spec = SqlalchemyClientConfiguration
 
     def __init__(
         self,
-        credentials: Union[SqlalchemyCredentials, Dict[str, Any], str, "sa.Engine", None] = None,
+        credentials: Union[SqlalchemyCredentials, Dict[str, Any], str, sa.Engine, None] = None,
         create_unique_indexes: bool = False,
         create_primary_keys: bool = False,
         destination_name: Optional[str] = None,
@@ -56,11 +63,7 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
                     "Pass `engine_kwargs` only: `engine_args` is its deprecated alias and both"
                     " were given."
                 )
-            warnings.warn(
-                "`engine_args` is deprecated, use `engine_kwargs` (same meaning).",
-                DeprecationWarning,
-                stacklevel=2,
-            )
+            warnings.warn(ENGINE_ARGS_DEPRECATED, DeprecationWarning, stacklevel=2)
             engine_kwargs = engine_args
         super().__init__(
             credentials=credentials,
@@ -72,11 +75,25 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
             **kwargs,
         )
 
+    @property
+    def destination_type(self) -> str:
+        # the public import path, not the module the class happens to live in: pipeline state
+        # and load info record it, and users write it as `destination="dlt_sqlalchemy.sqlalchemy"`
+        return DESTINATION_TYPE
+
+    def __repr__(self) -> str:
+        # dlt's repr prints explicit config params verbatim, and a URL string carries its password
+        kwargs = {**self.spec(), **self.config_params}
+        credentials = kwargs.get("credentials")
+        if credentials is not None:
+            kwargs["credentials"] = _displayable_credentials(credentials)
+        return simple_repr(self.destination_type, **without_none(kwargs))
+
     def _raw_capabilities(self) -> DestinationCapabilitiesContext:
         return base_capabilities()
 
     @property
-    def client_class(self) -> Type["SqlalchemyJobClient"]:
+    def client_class(self) -> Type[SqlalchemyJobClient]:
         from dlt_sqlalchemy.job_client import SqlalchemyJobClient
 
         return SqlalchemyJobClient
@@ -92,4 +109,18 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
         return super().adjust_capabilities(caps, config, naming)
 
 
+def _displayable_credentials(credentials: Any) -> str:
+    """Renders credentials of any accepted form without the password or the query string."""
+    if isinstance(credentials, SqlalchemyCredentials):
+        return str(credentials)
+    try:
+        return str(SqlalchemyCredentials(credentials))
+    except Exception:
+        # not parseable: better to show nothing than a string that may hold a secret
+        return "<credentials>"
+
+
 sqlalchemy.register()
+# also under the public path, so `Destination.from_reference` and restored pipeline state find it
+# without importing by path
+DestinationReference.register(sqlalchemy, DESTINATION_TYPE)

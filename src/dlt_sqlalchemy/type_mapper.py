@@ -211,6 +211,8 @@ class SqlalchemyTypeMapper(DataTypeMapper):
                 return sa.DateTime(timezone=True)
             if issubclass(sa_class, sa.DateTime):
                 return sa.DateTime(timezone=False)
+        if issubclass(sa_class, sa.String) and args:
+            return sa_class(length=args[0])
         try:
             return sa_class()
         except TypeError:
@@ -306,6 +308,7 @@ _GENERIC_NAMES: Dict[str, Type[TSaType]] = {
     "timestamptz": sa.DateTime,
     "decimal": sa.Numeric,
     "numeric": sa.Numeric,
+    "decimal_text": sa.Numeric,  # SQLite decimals kept as text (see dialects.types.ExactDecimal)
     "json": sa.JSON,
     "jsonb": sa.JSON,
     "blob": sa.LargeBinary,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -28,6 +28,10 @@ class MysqlCapabilities(DialectCapabilities):
         caps.enforces_nulls_on_alter = False
         caps.wei_precision = (65, 0)  # DECIMAL holds at most 65 digits
         caps.supports_tz_aware_datetime = True  # stored as UTC DATETIME, read back aware
+        # dlt's generic merge SQL (DELETE with a table alias, tz-suffixed literals) does not run
+        # on MySQL; until our native merge lands, dlt refuses merge here up front, with a clear
+        # message, instead of failing half-way through a load
+        caps.supported_merge_strategies = []
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
@@ -35,15 +39,66 @@ class MysqlCapabilities(DialectCapabilities):
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
     ) -> Dict[str, List[StorageColumn]]:
+        columns = sa.table(
+            "columns",
+            *(
+                sa.column(name)
+                for name in (
+                    "table_schema",
+                    "table_name",
+                    "column_name",
+                    "column_type",
+                    "is_nullable",
+                    "numeric_precision",
+                    "numeric_scale",
+                    "ordinal_position",
+                )
+            ),
+            schema="information_schema",
+        )
         # COLUMN_TYPE keeps the display width that tells BOOL (tinyint(1)) from TINYINT
-        query = sa.text(
-            "SELECT table_name, column_name, column_type, is_nullable, numeric_precision,"
-            " numeric_scale FROM information_schema.columns"
-            " WHERE table_schema = :schema AND table_name IN :names"
-            " ORDER BY table_name, ordinal_position"
-        ).bindparams(sa.bindparam("names", expanding=True))
-        rows = connection.execute(query, {"schema": dataset_name, "names": list(table_names)})
+        db_type: sa.ColumnElement[Any] = columns.c.column_type
+        if getattr(connection.dialect, "is_mariadb", False):
+            db_type = sa.case((_is_mariadb_json(columns), "json"), else_=db_type)
+        query = (
+            sa.select(
+                columns.c.table_name,
+                columns.c.column_name,
+                db_type,
+                columns.c.is_nullable,
+                columns.c.numeric_precision,
+                columns.c.numeric_scale,
+            )
+            .where(columns.c.table_schema == dataset_name)
+            .where(columns.c.table_name.in_(list(table_names)))
+            .order_by(columns.c.table_name, columns.c.ordinal_position)
+        )
+        rows = connection.execute(query)
         return group_storage_columns(
             (t, c, "boolean" if str(ty).lower() == "tinyint(1)" else ty, n, p, s)
             for t, c, ty, n, p, s in rows
         )
+
+
+def _is_mariadb_json(columns: sa.TableClause) -> sa.ColumnElement[bool]:
+    """MariaDB's JSON is LONGTEXT with a column CHECK `json_valid(`name`)`: the check tells them apart.
+
+    (MySQL has a real JSON type and reports it in COLUMN_TYPE.)
+    """
+    checks = sa.table(
+        "check_constraints",
+        sa.column("constraint_schema"),
+        sa.column("table_name"),
+        sa.column("constraint_name"),
+        sa.column("level"),
+        sa.column("check_clause"),
+        schema="information_schema",
+    )
+    quoted_name = sa.func.replace(columns.c.column_name, "`", "``")
+    return sa.exists().where(
+        checks.c.constraint_schema == columns.c.table_schema,
+        checks.c.table_name == columns.c.table_name,
+        checks.c.constraint_name == columns.c.column_name,
+        checks.c.level == "Column",
+        checks.c.check_clause == sa.func.concat("json_valid(`", quoted_name, "`)"),
+    )

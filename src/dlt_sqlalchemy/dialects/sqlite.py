@@ -175,7 +175,6 @@ class _Layout:
 
 def _attached(connection: sa.Connection) -> Dict[str, str]:
     rows = connection.exec_driver_sql("PRAGMA database_list").fetchall()
-    _commit(connection)
     return {name: file for _, name, file in rows}
 
 

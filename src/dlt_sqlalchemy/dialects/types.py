@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import decimal
-from typing import Any
+from typing import Any, Optional
 
 import sqlalchemy as sa
 from dlt.common.schema.typing import TColumnSchema
@@ -12,24 +12,65 @@ from sqlalchemy.dialects import mysql, postgresql
 from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, UtcDateTime, _is_tz_aware
 
 
+class DecimalText(sa.types.UserDefinedType[str]):
+    """The storage type of `ExactDecimal`: `DECIMAL_TEXT(p, s)`.
+
+    SQLite gives any declared type containing "TEXT" text affinity, so the digits are stored as
+    written; the `DECIMAL` prefix and `(p, s)` let the schema reader map the column back to
+    `decimal` (or `wei`) instead of `text`.
+    """
+
+    cache_ok = True
+
+    def __init__(self, precision: Optional[int] = None, scale: Optional[int] = None) -> None:
+        self.precision = precision
+        self.scale = scale
+
+    def get_col_spec(self, **kw: Any) -> str:
+        if self.precision is None:
+            return "DECIMAL_TEXT"
+        return f"DECIMAL_TEXT({self.precision}, {self.scale or 0})"
+
+
 class ExactDecimal(sa.types.TypeDecorator[decimal.Decimal]):
     """A decimal kept as text where the database has no exact numeric type (SQLite).
 
     SQLite's NUMERIC affinity turns `0.1` into a binary float; text keeps every digit.
     """
 
-    impl = sa.String
+    impl = DecimalText
     cache_ok = True
 
     def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None or isinstance(value, str):
             return value
-        return str(value)
+        if not isinstance(value, decimal.Decimal):
+            # through str: a float's shortest repr, not its binary expansion
+            value = decimal.Decimal(str(value))
+        # positional notation: `1E+2` would read back fine but sorts and compares oddly as text
+        return format(value, "f")
 
     def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
         if value is None or isinstance(value, decimal.Decimal):
             return value
         return decimal.Decimal(str(value))
+
+
+class NativeDecimal(sa.Numeric[decimal.Decimal]):
+    """NUMERIC for drivers that take and return `Decimal` although the dialect says they cannot.
+
+    duckdb-engine declares no native decimal support, so SQLAlchemy would bind through `float`
+    and read through `float` formatting, rounding away digits beyond the 15th; DuckDB's driver
+    binds and returns `Decimal` exactly, so both conversions are skipped.
+    """
+
+    cache_ok = True
+
+    def bind_processor(self, dialect: sa.Dialect) -> None:
+        return None
+
+    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> None:
+        return None
 
 
 class SqliteTypeMapper(SqlalchemyTypeMapper):
@@ -39,10 +80,10 @@ class SqliteTypeMapper(SqlalchemyTypeMapper):
         return UtcDateTime() if _is_tz_aware(column) else sa.DateTime()
 
     def _db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return ExactDecimal()
+        return ExactDecimal(*self.decimal_precision(column))
 
     def _db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return ExactDecimal()
+        return ExactDecimal(*self.capabilities.wei_precision)
 
 
 class MysqlTypeMapper(SqlalchemyTypeMapper):
@@ -96,4 +137,12 @@ class DuckdbTypeMapper(SqlalchemyTypeMapper):
 
     def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return sa.LargeBinary()
+
+    def _db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        precision, scale = self.decimal_precision(column)
+        return NativeDecimal(precision=precision, scale=scale, asdecimal=True)
+
+    def _db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        precision, scale = self.capabilities.wei_precision
+        return NativeDecimal(precision=precision, scale=scale, asdecimal=True)
 
