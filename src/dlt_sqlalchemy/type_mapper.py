@@ -14,8 +14,8 @@ from typing import Any, Callable, Dict, Optional, Type, cast
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
-from dlt.common.exceptions import TerminalValueError
 from dlt.common.destination.typing import PreparedTableSchema
+from dlt.common.exceptions import TerminalValueError
 from dlt.common.schema.typing import TColumnSchema, TColumnType
 from dlt.common.typing import TLoaderFileFormat
 
@@ -78,7 +78,7 @@ class SqlalchemyTypeMapper(DataTypeMapper):
             self, f"db_type_from_{data_type}_type", None
         )
         if visitor is None:
-            raise UnsupportedColumnType(_table_name(table), column["name"], data_type)
+            raise UnsupportedColumnType(_table_name(table), str(column.get("name")), str(data_type))
         return visitor(column, table)
 
     def db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
@@ -194,7 +194,9 @@ class SqlalchemyTypeMapper(DataTypeMapper):
                 return mapper(self, sa_type)
         return {"data_type": "text"}
 
-    def _parse_db_type(self, db_type: str, precision: Optional[int], scale: Optional[int]) -> TSaType:
+    def _parse_db_type(
+        self, db_type: str, precision: Optional[int], scale: Optional[int]
+    ) -> TSaType:
         name = db_type.strip().lower()
         args = [int(a) for a in re.findall(r"\d+", name[name.find("(") :])] if "(" in name else []
         base = re.sub(r"\(.*?\)", "", name).strip()

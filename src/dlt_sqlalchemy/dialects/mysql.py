@@ -81,7 +81,7 @@ class MysqlCapabilities(DialectCapabilities):
 
 
 def _is_mariadb_json(columns: sa.TableClause) -> sa.ColumnElement[bool]:
-    """MariaDB's JSON is LONGTEXT with a column CHECK `json_valid(`name`)`: the check tells them apart.
+    """MariaDB's JSON is LONGTEXT plus a column CHECK `json_valid(`name`)`; only the check tells.
 
     (MySQL has a real JSON type and reports it in COLUMN_TYPE.)
     """
