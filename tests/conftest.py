@@ -27,8 +27,8 @@ SERVER_URLS = {
     ),
 }
 START_HINTS = {
-    "postgresql": "start it: pg_ctlcluster --skip-systemctl-redirect $(ls /etc/postgresql) main start"
-    " (or `docker compose up -d --wait`)",
+    "postgresql": "start it: pg_ctlcluster --skip-systemctl-redirect"
+    " $(ls /etc/postgresql) main start (or `docker compose up -d --wait`)",
     "mariadb": "start it: start-stop-daemon --start --oknodo --background --exec /usr/sbin/mariadbd"
     " (or `docker compose up -d --wait`)",
 }
@@ -93,7 +93,7 @@ class Backend:
 
     def rows(self, dataset: str, table: str, order_by: str = "") -> List[Any]:
         order = f" ORDER BY {order_by}" if order_by else ""
-        return self.query(f"SELECT * FROM {self.qualified(dataset, table)}{order}")  # noqa: S608
+        return self.query(f"SELECT * FROM {self.qualified(dataset, table)}{order}")
 
     def cleanup(self) -> None:
         if self.name in ("postgresql", "mariadb"):
@@ -120,7 +120,7 @@ def attach_sqlite_datasets(conn: sa.Connection, url: str, datasets: List[str]) -
     conn.commit()
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def server_problem(name: str) -> Optional[str]:
     """None when the server answers, else why it does not."""
     try:

@@ -6,23 +6,31 @@ from typing import Any, Dict, List
 
 import dlt
 import pytest
+
 from conftest import Backend
 
 
 def _players(ids: List[int], tag: str) -> List[Dict[str, Any]]:
     return [
-        {"id": i, "name": f"{tag}-{i}", "titles": [{"event": f"{tag}-cup-{i}-{n}"} for n in range(2)]}
+        {
+            "id": i,
+            "name": f"{tag}-{i}",
+            "titles": [{"event": f"{tag}-cup-{i}-{n}"} for n in range(2)],
+        }
         for i in ids
     ]
 
 
 def _ids(backend: Backend, dataset: str, table: str = "players") -> List[int]:
-    return [r[0] for r in backend.query(f"SELECT id FROM {backend.qualified(dataset, table)} ORDER BY id")]  # noqa: S608
+    return [
+        r[0]
+        for r in backend.query(f"SELECT id FROM {backend.qualified(dataset, table)} ORDER BY id")
+    ]
 
 
 def _events(backend: Backend, dataset: str) -> List[str]:
     rows = backend.query(
-        f"SELECT event FROM {backend.qualified(dataset, 'players__titles')} ORDER BY event"  # noqa: S608
+        f"SELECT event FROM {backend.qualified(dataset, 'players__titles')} ORDER BY event"
     )
     return [r[0] for r in rows]
 
@@ -50,9 +58,11 @@ def test_replace_swaps_content_of_root_and_nested_tables(backend: Backend, strat
     assert _ids(backend, dataset) == [7, 8]
     assert _events(backend, dataset) == [f"new-cup-{i}-{n}" for i in (7, 8) for n in range(2)]
     staging_used = strategy != "truncate-and-insert"
-    staging_rows = backend.query(
-        "SELECT count(*) FROM " + backend.qualified(f"{dataset}_staging", "players")  # noqa: S608
-    ) if staging_used else None
+    staging_rows = (
+        backend.query("SELECT count(*) FROM " + backend.qualified(f"{dataset}_staging", "players"))
+        if staging_used
+        else None
+    )
     if staging_used:
         assert staging_rows == [(2,)]
 
@@ -76,7 +86,7 @@ def test_new_columns_are_added_between_loads(backend: Backend) -> None:
     pipeline.run([{"id": 1, "name": "a"}], table_name="evolving")
     pipeline.run([{"id": 2, "name": "b", "rating": 1500, "country": "NO"}], table_name="evolving")
     rows = backend.query(
-        "SELECT id, name, rating, country FROM "  # noqa: S608
+        "SELECT id, name, rating, country FROM "
         f"{backend.qualified(pipeline.dataset_name, 'evolving')} ORDER BY id"
     )
     assert [tuple(r) for r in rows] == [(1, "a", None, None), (2, "b", 1500, "NO")]

@@ -10,9 +10,9 @@ from typing import Any, Dict, List
 
 import dlt
 import pytest
-from conftest import Backend
 from dlt.common.json import json
 
+from conftest import Backend
 from dlt_sqlalchemy.load_jobs import TypedJsonlInsertJob
 
 
@@ -27,7 +27,10 @@ def _write_typed_jsonl(path: Any, lines: List[List[Dict[str, Any]]], compress: b
 def test_typed_jsonl_batches_cross_line_boundaries(tmp_path: Any, compress: bool) -> None:
     """Rows are regrouped into batches of the configured size, whatever the writer's lines hold."""
     lines = [
-        [{"id": i, "at": datetime.date(2024, 1, 1 + i % 28), "amount": decimal.Decimal(i)} for i in range(s, s + 7)]
+        [
+            {"id": i, "at": datetime.date(2024, 1, 1 + i % 28), "amount": decimal.Decimal(i)}
+            for i in range(s, s + 7)
+        ]
         for s in range(0, 21, 7)
     ]
     path = tmp_path / "t.0.0.typed-jsonl"
@@ -66,9 +69,14 @@ def test_failed_file_leaves_no_rows_across_batches(backend: Backend) -> None:
     pipeline.run(short([{"id": 0, "code": "ok"}]))
     # five good rows in three batches, then a NULL for a NOT NULL column in the last batch
     bad = [{"id": i, "code": "abc"} for i in range(1, 6)] + [{"id": 6, "code": None}]
-    with pytest.raises(Exception):  # noqa: B017 - the error kind is test_errors' subject
+    with pytest.raises(Exception):
         pipeline.run(short(bad))
-    ids = [r[0] for r in backend.query(f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'short')}")]  # noqa: S608
+    ids = [
+        r[0]
+        for r in backend.query(
+            f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'short')}"
+        )
+    ]
     assert ids == [0]
 
 
@@ -77,5 +85,7 @@ def test_batch_size_is_configurable_and_loads_everything(backend: Backend) -> No
     pipeline = backend.pipeline(destination=backend.destination(max_rows_per_insert=7))
     rows = [{"id": i, "v": f"value {i}"} for i in range(100)]
     pipeline.run(rows, table_name="many")
-    count = backend.query(f"SELECT count(*), sum(id) FROM {backend.qualified(pipeline.dataset_name, 'many')}")  # noqa: S608
+    count = backend.query(
+        f"SELECT count(*), sum(id) FROM {backend.qualified(pipeline.dataset_name, 'many')}"
+    )
     assert tuple(count[0]) == (100, sum(range(100)))

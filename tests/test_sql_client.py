@@ -5,8 +5,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from conftest import Backend
 from dlt.destinations.exceptions import DatabaseUndefinedRelation
+
+from conftest import Backend
 
 
 def _client_after_load(backend: Backend) -> Any:
@@ -35,7 +36,7 @@ def test_dataset_lifecycle(backend: Backend) -> None:
 
 def test_truncate_and_drop_tables(backend: Backend) -> None:
     """Truncate empties a table and keeps it; drop removes it and tolerates a missing one."""
-    pipeline, client = _client_after_load(backend)
+    _, client = _client_after_load(backend)
     with client:
         table = client.make_qualified_table_name("t")
         client.truncate_tables("t")
@@ -50,10 +51,9 @@ def test_transaction_rolls_back_on_error(backend: Backend) -> None:
     pipeline, client = _client_after_load(backend)
     with client:
         table = client.make_qualified_table_name("t")
-        with pytest.raises(ZeroDivisionError):
-            with client.begin_transaction():
-                client.execute_sql(f"DELETE FROM {table}")
-                raise ZeroDivisionError()
+        with pytest.raises(ZeroDivisionError), client.begin_transaction():
+            client.execute_sql(f"DELETE FROM {table}")
+            raise ZeroDivisionError()
         assert client.execute_sql(f"SELECT count(*) FROM {table}")[0][0] == 2
         client.execute_sql(f"DELETE FROM {table} WHERE id = %s", 1)
     with pipeline.sql_client() as other:
@@ -62,11 +62,16 @@ def test_transaction_rolls_back_on_error(backend: Backend) -> None:
 
 def test_failed_statement_does_not_poison_the_connection(backend: Backend) -> None:
     """After an error outside a transaction the connection keeps working (PostgreSQL aborts)."""
-    pipeline, client = _client_after_load(backend)
+    _, client = _client_after_load(backend)
     with client:
         with pytest.raises(DatabaseUndefinedRelation):
             client.execute_sql(f"SELECT * FROM {client.make_qualified_table_name('missing')}")
-        assert client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name('t')}")[0][0] == 2
+        assert (
+            client.execute_sql(f"SELECT count(*) FROM {client.make_qualified_table_name('t')}")[0][
+                0
+            ]
+            == 2
+        )
 
 
 def test_dataset_reads_df_arrow_fetchall(backend: Backend) -> None:

@@ -42,7 +42,10 @@ def test_dataset_main_uses_the_main_file(tmp_path: Any) -> None:
     """Dataset `main` loads into the main file and creates no other file (staging aside)."""
     url = f"sqlite:///{tmp_path / 'chess.db'}"
     pipeline = dlt.pipeline(
-        "main_ds", destination=sqlalchemy(url), dataset_name="main", pipelines_dir=str(tmp_path / "pl")
+        "main_ds",
+        destination=sqlalchemy(url),
+        dataset_name="main",
+        pipelines_dir=str(tmp_path / "pl"),
     )
     pipeline.run([{"id": 1}], table_name="t")
     assert sorted(f for f in os.listdir(tmp_path) if f.endswith(".db")) == ["chess.db"]
@@ -54,7 +57,10 @@ def test_dropped_dataset_file_is_removed_and_can_be_recreated(tmp_path: Any) -> 
     """Dropping a dataset deletes its file; loading again makes a new one."""
     url = f"sqlite:///{tmp_path / 'chess.db'}"
     pipeline = dlt.pipeline(
-        "dropper", destination=sqlalchemy(url), dataset_name="games", pipelines_dir=str(tmp_path / "pl")
+        "dropper",
+        destination=sqlalchemy(url),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "pl"),
     )
     pipeline.run([{"id": 1}], table_name="t")
     assert (tmp_path / "chess__games.db").exists()
@@ -83,12 +89,16 @@ def _static_engine() -> sa.Engine:
 
 @pytest.mark.parametrize("mode", ["shared-cache", "static-pool"])
 @pytest.mark.parametrize("dataset_name", ["main", "games"])
-@pytest.mark.parametrize("strategy", ["truncate-and-insert", "insert-from-staging", "staging-optimized"])
+@pytest.mark.parametrize(
+    "strategy", ["truncate-and-insert", "insert-from-staging", "staging-optimized"]
+)
 def test_in_memory_database_with_staging(
     tmp_path: Any, monkeypatch: pytest.MonkeyPatch, mode: str, dataset_name: str, strategy: str
 ) -> None:
     """An in-memory engine loads, replaces through its in-memory staging dataset, and survives."""
-    engine = _shared_cache_engine(f"mem_{tmp_path.name}") if mode == "shared-cache" else _static_engine()
+    engine = (
+        _shared_cache_engine(f"mem_{tmp_path.name}") if mode == "shared-cache" else _static_engine()
+    )
     if mode == "static-pool":
         monkeypatch.setenv("LOAD__WORKERS", "1")
     keep_alive = engine.connect()  # a shared-cache database lives while a connection holds it

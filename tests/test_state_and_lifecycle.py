@@ -6,6 +6,7 @@ from typing import Any, Iterator
 
 import dlt
 import pytest
+
 from conftest import Backend
 
 
@@ -58,7 +59,7 @@ def test_stored_schema_versions_are_recorded(backend: Backend) -> None:
         assert by_hash is not None and by_hash.schema_name == pipeline.default_schema_name
         assert client.get_stored_schema_by_hash("no-such-hash") is None
     loads = backend.query(
-        f"SELECT status FROM {backend.qualified(pipeline.dataset_name, '_dlt_loads')}"  # noqa: S608
+        f"SELECT status FROM {backend.qualified(pipeline.dataset_name, '_dlt_loads')}"
     )
     assert [r[0] for r in loads] == [0, 0]
 
@@ -69,7 +70,7 @@ def test_refresh_drop_sources_recreates_tables(backend: Backend) -> None:
     pipeline.run(chess_source(players=3))
     pipeline.run(chess_source(players=2), refresh="drop_sources")
     rows = backend.query(
-        f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'players')} ORDER BY id"  # noqa: S608
+        f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'players')} ORDER BY id"
     )
     assert [r[0] for r in rows] == [0, 1]
     assert pipeline.state["sources"]["chess"]["resources"]["players"]["runs"] == 1
@@ -80,9 +81,7 @@ def test_refresh_drop_data_truncates_tables(backend: Backend) -> None:
     pipeline = backend.pipeline()
     pipeline.run(chess_source(players=3))
     pipeline.run(chess_source(players=1), refresh="drop_data")
-    rows = backend.query(
-        f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'players')}"  # noqa: S608
-    )
+    rows = backend.query(f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 'players')}")
     assert [r[0] for r in rows] == [0]
 
 
@@ -108,7 +107,9 @@ def test_merge_strategies_from_capabilities_load(backend: Backend, strategy: str
         # not declared until the native merge lands: dlt must refuse, not half-load
         assert declared == []
         with pytest.raises(Exception, match="merge"):
-            pipeline.run([{"id": 1}], table_name="items", write_disposition="merge", primary_key="id")
+            pipeline.run(
+                [{"id": 1}], table_name="items", write_disposition="merge", primary_key="id"
+            )
         return
     assert strategy in declared
     hints: Any = {"write_disposition": {"disposition": "merge", "strategy": strategy}}
@@ -124,8 +125,8 @@ def test_merge_strategies_from_capabilities_load(backend: Backend, strategy: str
     assert not info.has_failed_jobs
     table = backend.qualified(pipeline.dataset_name, "items")
     if strategy == "delete-insert":
-        rows = backend.query(f"SELECT id, v FROM {table} ORDER BY id")  # noqa: S608
+        rows = backend.query(f"SELECT id, v FROM {table} ORDER BY id")
         assert [tuple(r) for r in rows] == [(1, "c"), (2, "b")]
     else:
-        rows = backend.query(f"SELECT v FROM {table} WHERE _dlt_valid_to IS NULL ORDER BY v")  # noqa: S608
+        rows = backend.query(f"SELECT v FROM {table} WHERE _dlt_valid_to IS NULL ORDER BY v")
         assert [r[0] for r in rows] == ["b", "c"]

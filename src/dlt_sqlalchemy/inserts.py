@@ -30,7 +30,9 @@ class BatchInserter:
         dialect = connection.dialect
         self.sql = compile_positional_insert(table, dialect)
         self.processors: List[TProcessor] = [
-            None if _is_json(column.type) else column.type.dialect_impl(dialect).bind_processor(dialect)
+            None
+            if _is_json(column.type)
+            else column.type.dialect_impl(dialect).bind_processor(dialect)
             for column in table.columns
         ]
 
@@ -56,7 +58,7 @@ class BatchInserter:
 
 
 def compile_positional_insert(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> str:
-    """`INSERT INTO table (all columns) VALUES (...)` with positional placeholders in column order."""
+    """`INSERT INTO table (all columns) VALUES (...)`, positional placeholders in column order."""
     if not dialect.positional:
         alternative = _POSITIONAL_ALTERNATIVE.get(dialect.paramstyle)
         if alternative is None:

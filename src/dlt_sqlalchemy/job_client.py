@@ -13,6 +13,7 @@ from datetime import datetime, timezone
 from typing import Any, Callable, Dict, Iterable, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
+from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.destination.client import (
     FollowupJobRequest,
     LoadJob,
@@ -20,7 +21,6 @@ from dlt.common.destination.client import (
     StateInfo,
     StorageSchemaInfo,
 )
-from dlt.common.destination.capabilities import DestinationCapabilitiesContext
 from dlt.common.schema import Schema, TColumnSchema, TTableSchemaColumns
 from dlt.common.schema.typing import C_DLT_LOAD_ID, TColumnType, TTableSchema
 from dlt.common.schema.utils import (
@@ -41,13 +41,12 @@ from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilitie
 from dlt_sqlalchemy.load_jobs import ParquetInsertJob, TypedJsonlInsertJob
 from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
 from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
 
 
 class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
     """Job client for any SQLAlchemy dialect; per-dialect behaviour lives in `dialects/`."""
 
-    config: SqlalchemyClientConfiguration  # type: ignore[assignment]
+    config: SqlalchemyClientConfiguration
     sql_client: SqlalchemySqlClient  # type: ignore[assignment]
 
     def __init__(
@@ -93,7 +92,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         if columns is None:
             columns = [c for c in table_schema["columns"].values() if is_complete_column(c)]
         dataset = dataset_name or self.sql_client.dataset_name
-        key = (dataset, table_name, tuple(c["name"] for c in columns))
+        key = (dataset, table_name, tuple(str(c["name"]) for c in columns))
         table = self._tables.get(key)
         if table is None:
             table = self._build_table(table_schema, columns, dataset)
@@ -119,7 +118,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         quoted = self.sql_client.quoted
         sa_columns = [
             sa.Column(
-                quoted(c["name"]),
+                quoted(str(c["name"])),
                 self._sa_type(c, table_schema),
                 nullable=c.get("nullable", True),
                 unique=bool(self.config.create_unique_indexes and c.get("unique")),
@@ -128,11 +127,11 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             for c in columns
         ]
         constraints: List[sa.schema.SchemaItem] = []
-        primary_key = [quoted(c["name"]) for c in columns if c.get("primary_key")]
+        primary_key = [quoted(str(c["name"])) for c in columns if c.get("primary_key")]
         if self.config.create_primary_keys and primary_key:
             constraints.append(sa.PrimaryKeyConstraint(*primary_key))
         table = sa.Table(
-            quoted(table_schema["name"]),
+            quoted(str(table_schema["name"])),
             sa.MetaData(),
             *sa_columns,
             *constraints,
@@ -153,7 +152,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             return [sa.schema.CreateTable(table)]  # type: ignore[list-item]
         table = self.sa_table(table_name)
         quoted = self.sql_client.quoted
-        added = [table.c[quoted(c["name"])] for c in new_columns]
+        added = [table.c[quoted(str(c["name"]))] for c in new_columns]
         return self.dialect_caps.alter_table_add_columns(table, added)
 
     def get_storage_tables(
@@ -179,16 +178,13 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
                     "name": column.name,
                     "nullable": column.nullable,
                     **self._from_db_type(column.db_type, column.precision, column.scale),
-                }  # type: ignore[typeddict-item]
+                }
             yield name, columns
 
     def _from_db_type(
         self, db_type: str, precision: Optional[int], scale: Optional[int]
     ) -> TColumnType:
-        mapper = self.type_mapper
-        if isinstance(mapper, SqlalchemyTypeMapper):
-            return mapper.from_destination_type(db_type, precision, scale)
-        return mapper.from_destination_type(db_type, precision, scale)
+        return self.type_mapper.from_destination_type(db_type, precision, scale)
 
     # --- jobs ---------------------------------------------------------------------------------
 
@@ -208,7 +204,8 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
     def _create_replace_followup_jobs(
         self, table_chain: Sequence[PreparedTableSchema]
     ) -> List[FollowupJobRequest]:
-        if table_chain[0].get("x-replace-strategy") in ("insert-from-staging", "staging-optimized"):  # type: ignore[comparison-overlap]
+        strategy = table_chain[0].get("x-replace-strategy")
+        if strategy in ("insert-from-staging", "staging-optimized"):
             return [StagingReplaceJob.from_table_chain(table_chain, self.sql_client)]
         return []
 
@@ -251,7 +248,9 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             sa.delete(versions).where(self._column(versions, "schema_name") == schema.name)
         )
 
-    def _select_schema_info(self, condition: Optional[sa.ColumnElement[bool]]) -> Optional[StorageSchemaInfo]:
+    def _select_schema_info(
+        self, condition: Optional[sa.ColumnElement[bool]]
+    ) -> Optional[StorageSchemaInfo]:
         versions = self.sa_table(self.schema.version_table_name)
         c = lambda name: self._column(versions, name)  # noqa: E731
         query = sa.select(

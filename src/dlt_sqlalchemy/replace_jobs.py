@@ -31,11 +31,11 @@ class StagingReplaceJob(SqlFollowupJob):
         client: SqlalchemySqlClient = sql_client  # type: ignore[assignment]
         statements: List[str] = []
         for table in table_chain:
-            names = [c["name"] for c in table["columns"].values() if is_complete_column(c)]
-            columns = [sa.column(client.quoted(name)) for name in names]
-            target = client.table_ref(table["name"], *columns)
+            table_name = str(table["name"])
+            names = [str(c["name"]) for c in table["columns"].values() if is_complete_column(c)]
+            target = client.table_ref(table_name, *[sa.column(client.quoted(n)) for n in names])
             with client.with_staging_dataset():
-                staged = client.table_ref(table["name"], *[sa.column(c.name) for c in columns])
+                staged = client.table_ref(table_name, *[sa.column(client.quoted(n)) for n in names])
             statements.append(client.compile(sa.delete(target)))
             statements.append(
                 client.compile(sa.insert(target).from_select(list(target.c), sa.select(*staged.c)))

@@ -51,9 +51,9 @@ class DialectCapabilities:
     """
 
     drop_schema_cascade: bool = True
-    """`DROP SCHEMA ... CASCADE` is understood (MySQL's schemas are databases and take no CASCADE)."""
+    """`DROP SCHEMA ... CASCADE` works (MySQL's schemas are databases and take no CASCADE)."""
     truncate_with_delete: bool = False
-    """Empty tables with DELETE instead of TRUNCATE (TRUNCATE commits implicitly or does not exist)."""
+    """Empty tables with DELETE: TRUNCATE is missing, or commits implicitly."""
 
     def __init__(self, backend_name: str) -> None:
         self.backend_name = backend_name
@@ -114,7 +114,7 @@ class DialectCapabilities:
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
     ) -> Dict[str, List[StorageColumn]]:
-        """Reads the columns of `table_names` in one round trip (tables that do not exist are absent).
+        """Reads the columns of `table_names` in one round trip; missing tables are absent.
 
         The default asks `information_schema`, which most SQL databases provide; SQLAlchemy's
         per-table reflection is both slower and broken on some dialects (DuckDB).
@@ -146,7 +146,9 @@ class DialectCapabilities:
         )
         return group_storage_columns(connection.execute(query))
 
-    def alter_table_add_columns(self, table: sa.Table, columns: Sequence[sa.Column[Any]]) -> List[str]:
+    def alter_table_add_columns(
+        self, table: sa.Table, columns: Sequence[sa.Column[Any]]
+    ) -> List[str]:
         """Renders ALTER TABLE statements adding `columns` (already bound to `table`)."""
         dialect = self.dialect_for_ddl(table)
         preparer = dialect.identifier_preparer

@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import TYPE_CHECKING, Optional
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.types import DuckdbTypeMapper
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
 
 class DuckdbCapabilities(DialectCapabilities):
@@ -23,9 +26,12 @@ class DuckdbCapabilities(DialectCapabilities):
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return DuckdbTypeMapper
 
-    def has_dataset(self, client: "object", dataset_name: str) -> bool:  # type: ignore[override]
+    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
         schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")
-        query = sa.select(sa.func.count()).select_from(schemata).where(
-            schemata.c.schema_name == dataset_name
+        query = (
+            sa.select(sa.func.count())
+            .select_from(schemata)
+            .where(schemata.c.schema_name == dataset_name)
         )
-        return bool(client.execute_sql(query)[0][0])  # type: ignore[attr-defined]
+        rows = client.execute_sql(query)
+        return bool(rows and rows[0][0])

@@ -17,7 +17,9 @@ class MssqlCapabilities(DialectCapabilities):
         caps.max_identifier_length = 128
         caps.max_column_identifier_length = 128
 
-    def alter_table_add_columns(self, table: sa.Table, columns: Sequence[sa.Column[Any]]) -> List[str]:
+    def alter_table_add_columns(
+        self, table: sa.Table, columns: Sequence[sa.Column[Any]]
+    ) -> List[str]:
         dialect = self.dialect_for_ddl(table)
         qualified = dialect.identifier_preparer.format_table(table)
         column_sql = ", ".join(

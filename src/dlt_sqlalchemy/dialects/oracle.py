@@ -13,7 +13,9 @@ class OracleCapabilities(DialectCapabilities):
     def is_undefined_relation(self, e: Exception) -> Optional[bool]:
         return True if "ORA-00942" in str(e) else None
 
-    def alter_table_add_columns(self, table: sa.Table, columns: Sequence[sa.Column[Any]]) -> List[str]:
+    def alter_table_add_columns(
+        self, table: sa.Table, columns: Sequence[sa.Column[Any]]
+    ) -> List[str]:
         dialect = self.dialect_for_ddl(table)
         qualified = dialect.identifier_preparer.format_table(table)
         column_sql = ", ".join(
