@@ -15,7 +15,8 @@ database name in the credentials, not a table that dlt should create.
 from __future__ import annotations
 
 import re
-from typing import Any, Iterable, Optional
+from typing import Any, Iterable, List, Mapping, Optional, Sequence, Set
+from urllib.parse import quote, quote_plus
 
 import sqlalchemy as sa
 from dlt.common.destination.exceptions import DestinationException
@@ -160,7 +161,9 @@ _DUCKDB_CLASSES: dict[str, TErrorClass] = {
     "IOException": "transient",  # includes another process holding the file lock
     "OutOfMemoryException": "transient",
 }
-_DUCKDB_VALUE_ERRORS = frozenset({"ConversionException", "ConstraintException", "OutOfRangeException"})
+_DUCKDB_VALUE_ERRORS = frozenset(
+    {"ConversionException", "ConstraintException", "OutOfRangeException"}
+)
 
 _UNDEFINED_PATTERNS = re.compile(
     r"does not exist|doesn't exist|no such table|no such database|unknown database|"
@@ -185,13 +188,15 @@ _REFUSED_PATTERNS = re.compile(
 _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
 
-def classify(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> Optional[TErrorClass]:
+def classify(
+    ex: Exception, dialect_caps: Optional[DialectCapabilities]
+) -> Optional[TErrorClass]:
     """Returns the outcome for `ex`, or None when it is not a database error at all."""
     if isinstance(ex, sa.exc.NoSuchTableError):
         return "undefined_relation"
     if not isinstance(ex, sa.exc.DBAPIError) and not _looks_like_dbapi_error(ex):
         return None
-    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
     undefined: Optional[bool] = None
     if dialect_caps is not None and orig is not None:
         verdict = dialect_caps.classify_error(orig)
@@ -208,13 +213,13 @@ def classify(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> 
     return _by_class(ex, str(orig))
 
 
-def connect_verdict(ex: BaseException, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
+def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
     """"terminal" when the server refused the login or the database, else "transient".
 
     libpq gives no SQLSTATE for a refused login, so the server's `FATAL:` report is the only
     evidence there; codes decide first wherever the driver has them.
     """
-    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
     verdict: Optional[TErrorClass] = None
     if dialect_caps is not None and orig is not None:
         verdict = dialect_caps.classify_error(orig)
@@ -231,7 +236,7 @@ def connect_verdict(ex: BaseException, dialect_caps: Optional[DialectCapabilitie
     return "transient" if verdict == "transient" else "terminal"
 
 
-def is_value_error(ex: BaseException) -> bool:
+def is_value_error(ex: Exception) -> bool:
     """True when the data, not the statement, is at fault: a value the column cannot hold.
 
     Decides whether an insert failure is reported as `ValueNotStorable`; a terminal error of
@@ -272,13 +277,13 @@ def to_dlt_exception(
     return DatabaseTransientException(cause)
 
 
-def driver_message(ex: BaseException) -> str:
+def driver_message(ex: Exception) -> str:
     """The driver's own words, without SQLAlchemy's statement and parameter dump.
 
     MySQL drivers render `(errno, "text")`; only the text is worth showing to a user.
     """
-    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) and ex.orig is not None else ex
-    args = getattr(orig, "args", ())
+    orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) and ex.orig is not None else ex
+    args: Any = getattr(orig, "args", ())
     if mysql_errno_of(orig) is not None and len(args) > 1 and isinstance(args[1], str):
         text = args[1]
     else:
@@ -287,7 +292,7 @@ def driver_message(ex: BaseException) -> str:
     return lines[0] if lines else type(orig).__name__
 
 
-def column_of(ex: BaseException) -> Optional[str]:
+def column_of(ex: Exception) -> Optional[str]:
     """The column the server names in structured error fields (PostgreSQL's diagnostics)."""
     orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
     name = getattr(getattr(orig, "diag", None), "column_name", None)
@@ -367,7 +372,7 @@ def _is_duckdb(orig: Any) -> bool:
     return (type(orig).__module__ or "").startswith(("duckdb", "_duckdb"))
 
 
-def _by_class(ex: BaseException, message: str) -> TErrorClass:
+def _by_class(ex: Exception, message: str) -> TErrorClass:
     if isinstance(ex, (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError)):
         return "terminal"
     if isinstance(ex, sa.exc.NotSupportedError):
@@ -381,19 +386,67 @@ def _by_class(ex: BaseException, message: str) -> TErrorClass:
     return "terminal"
 
 
-def _looks_like_dbapi_error(ex: BaseException) -> bool:
+def _looks_like_dbapi_error(ex: Exception) -> bool:
     """A raw driver exception (PEP 249 names), as raised below SQLAlchemy by `executemany`."""
     names = ("DatabaseError", "DataError", "InterfaceError")
     return any(t.__name__ in names for t in type(ex).__mro__)
 
 
-def _scrubbed(ex: BaseException, secrets: Iterable[str]) -> BaseException:
+def _scrubbed(ex: Exception, secrets: Iterable[str]) -> Exception:
     """Returns `ex`, or a plain copy of it with any secret in its text replaced by `***`."""
     text = str(ex)
-    hidden = text
-    for secret in secrets:
-        if secret:
-            hidden = hidden.replace(secret, "***")
+    hidden = scrub(text, secrets)
     if hidden == text:
         return ex
     return RuntimeError(hidden)
+
+
+# query-string keys whose values are secrets (`?password=`, ODBC `PWD`, `sslpassword`, tokens)
+_SECRET_KEYS = re.compile(r"pass|pwd|secret|token|api_?key|access_?key", re.IGNORECASE)
+
+
+def secret_forms(password: Optional[str], query: Optional[Mapping[str, Any]] = None) -> List[str]:
+    """Every spelling in which a credential could reach a message: raw and URL-encoded.
+
+    A password with `@` or `/` travels percent-encoded inside URLs, and drivers that echo a
+    connection string echo that form.
+    """
+    values: List[str] = [password] if password else []
+    for key, value in (query or {}).items():
+        if _SECRET_KEYS.search(str(key)):
+            values.extend(value if isinstance(value, (list, tuple)) else [value])
+    forms: List[str] = []
+    for value in values:
+        if not value:
+            continue
+        text = str(value)
+        for form in (text, quote(text, safe=""), quote_plus(text)):
+            if form not in forms:
+                forms.append(form)
+    # longest first, so that a secret containing another one is hidden whole
+    return sorted(forms, key=len, reverse=True)
+
+
+def scrub(text: str, secrets: Iterable[str]) -> str:
+    for secret in secrets:
+        if secret:
+            text = text.replace(secret, "***")
+    return text
+
+
+def mentions_secret(ex: BaseException, secrets: Sequence[str]) -> bool:
+    """True if `ex` or any exception it chains to carries a secret in its text."""
+    if not secrets:
+        return False
+    seen: Set[int] = set()
+    pending: List[Optional[BaseException]] = [ex]
+    while pending:
+        current = pending.pop()
+        if current is None or id(current) in seen:
+            continue
+        seen.add(id(current))
+        text = str(current)
+        if any(secret and secret in text for secret in secrets):
+            return True
+        pending.extend((current.__cause__, current.__context__))
+    return False

@@ -18,7 +18,13 @@ from dlt.destinations.typing import DBTransaction
 
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.errors import classify, to_dlt_exception
+from dlt_sqlalchemy.errors import (
+    connect_verdict,
+    mentions_secret,
+    scrub,
+    secret_forms,
+    to_dlt_exception,
+)
 from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
 
 T = TypeVar("T")
@@ -117,12 +123,18 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         return self.native_connection.dialect
 
     def _connection_error(self, ex: Exception) -> Exception:
+        """Tells a refused login (terminal) from a server that did not answer (transient).
+
+        The caller raises it `from None`: driver errors may echo connection parameters, so only
+        our scrubbed text travels on.
+        """
         if not isinstance(ex, sa.exc.DBAPIError):
+            if mentions_secret(ex, self._secrets()):
+                return InvalidCredentials(self._scrub(f"{type(ex).__name__}: {ex}"))
             return ex  # MissingDriver, UnknownDialect and configuration errors speak for themselves
         where = str(self.credentials)
-        reason = self._scrub(str(ex.orig))
-        verdict = classify(ex, self.dialect_caps)
-        if verdict == "transient":
+        reason = self._scrub(str(ex.orig if ex.orig is not None else ex).strip())
+        if connect_verdict(ex, self.dialect_caps) == "transient":
             return DatabaseUnreachable(f"Cannot reach the database at {where}: {reason}")
         return InvalidCredentials(
             f"The database at {where} refused the connection: {reason}. Check the user name,"
@@ -299,19 +311,22 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         return to_dlt_exception(ex, self.dialect_caps, self._secrets())
 
     def _translated(self, ex: Exception) -> Exception:
-        """The dlt exception for `ex`, chained to it unless its text carried a secret."""
+        """The dlt exception for `ex`, chained to it unless its chain carries a secret.
+
+        Callers raise the result inside their `except` block; a leaking chain is cut there
+        too (`__suppress_context__`), so no traceback prints the driver's text.
+        """
         db_ex = self._make_database_exception(ex)
         if db_ex is not ex:
-            leaks = any(secret in str(ex) for secret in self._secrets())
+            leaks = mentions_secret(ex, self._secrets())
             db_ex.__cause__ = None if leaks else ex
             db_ex.__suppress_context__ = leaks
         return db_ex
 
     def _secrets(self) -> List[str]:
-        return [str(self.credentials.password)] if self.credentials.password else []
+        """The password and secret query values, in each form a message could spell them."""
+        credentials = self.credentials
+        return secret_forms(credentials.password, credentials.query)
 
     def _scrub(self, text: str) -> str:
-        for secret in self._secrets():
-            text = text.replace(secret, "***")
-        return text
-
+        return scrub(text, self._secrets())
