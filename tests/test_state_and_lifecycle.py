@@ -130,3 +130,36 @@ def test_merge_strategies_from_capabilities_load(backend: Backend, strategy: str
     else:
         rows = backend.query(f"SELECT v FROM {table} WHERE _dlt_valid_to IS NULL ORDER BY v")
         assert [r[0] for r in rows] == ["b", "c"]
+
+
+def test_drop_resource_helper_removes_its_tables_and_state(backend: Backend) -> None:
+    """dlt's `drop` helper (behind `dlt pipeline drop`) removes one resource's tables."""
+    from dlt.pipeline.helpers import pipeline_drop
+
+    pipeline = backend.pipeline()
+    pipeline.run(chess_source())
+    pipeline_drop(pipeline, resources=["games"])()
+    dataset = pipeline.dataset_name
+    with pipeline.sql_client() as client:
+        assert (
+            client.execute_sql(
+                f"SELECT count(*) FROM {client.make_qualified_table_name('players')}"
+            )[0][0]
+            == 3
+        )
+    for table in ("games", "games__moves"):
+        assert table not in pipeline.default_schema.tables
+        with pytest.raises(Exception, match=r"(?i)exist|no such|not found|unknown"):
+            backend.query(f"SELECT * FROM {backend.qualified(dataset, table)}")
+
+
+def test_refresh_drop_resources_only_touches_selected(backend: Backend) -> None:
+    """`refresh="drop_resources"` recreates the selected resource and leaves the others."""
+    pipeline = backend.pipeline()
+    pipeline.run(chess_source(players=3))
+    pipeline.run(chess_source(players=1).with_resources("players"), refresh="drop_resources")
+    dataset = pipeline.dataset_name
+    players = backend.query(f"SELECT count(*) FROM {backend.qualified(dataset, 'players')}")
+    games = backend.query(f"SELECT count(*) FROM {backend.qualified(dataset, 'games')}")
+    assert players[0][0] == 1
+    assert games[0][0] == 1
