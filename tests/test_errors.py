@@ -1,0 +1,805 @@
+"""Errors: one translation at the SQL client, clear messages for bad input, no secret ever shown.
+
+Every situation is produced on a live database: the classification must hold for the codes
+real drivers send, not for exceptions we would build ourselves.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import logging
+import socket
+import sqlite3
+import threading
+import time
+import traceback
+import uuid
+from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence, Type
+from urllib.parse import quote
+
+import dlt
+import pytest
+import sqlalchemy as sa
+from dlt.common.destination.exceptions import (
+    DestinationTerminalException,
+    DestinationTransientException,
+)
+from dlt.destinations.exceptions import (
+    DatabaseTerminalException,
+    DatabaseTransientException,
+    DatabaseUndefinedRelation,
+)
+from dlt.load.exceptions import LoadClientJobRetry, LoadClientJobTerminalRetry
+from dlt.pipeline.exceptions import PipelineStepFailed
+
+from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, require_server
+from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
+from dlt_sqlalchemy.errors import secret_forms
+from dlt_sqlalchemy.exceptions import (
+    DatabaseUnreachable,
+    InvalidCredentials,
+    MissingDriver,
+    UnknownDialect,
+    ValueNotStorable,
+)
+
+DB_OUTCOMES = (DatabaseUndefinedRelation, DatabaseTerminalException, DatabaseTransientException)
+
+
+# --- helpers ----------------------------------------------------------------------------------
+
+
+def chain(ex: BaseException) -> List[BaseException]:
+    """`ex` and every exception a traceback would print after it (causes and contexts)."""
+    found: List[BaseException] = []
+    current: Optional[BaseException] = ex
+    while current is not None and current not in found:
+        found.append(current)
+        current = current.__cause__ or (
+            None if current.__suppress_context__ else current.__context__
+        )
+    return found
+
+
+def in_chain(ex: BaseException, kind: Type[BaseException]) -> Any:
+    matches = [e for e in chain(ex) if isinstance(e, kind)]
+    assert matches, f"no {kind.__name__} in {[type(e).__name__ for e in chain(ex)]}"
+    return matches[0]
+
+
+def full_trace(ex: BaseException) -> str:
+    return "".join(traceback.format_exception(ex))
+
+
+def assert_outcome(ex: BaseException, expected: Type[BaseException]) -> None:
+    """`ex` is exactly one of dlt's three outcomes, the expected one, chained to the driver."""
+    assert isinstance(ex, expected), f"{type(ex).__name__}: {ex}"
+    others = [kind for kind in DB_OUTCOMES if kind is not expected]
+    assert not isinstance(ex, tuple(others)), f"{type(ex).__name__} is also one of {others}"
+    assert ex.__cause__ is not None, "the driver's error stays reachable for debugging"
+
+
+def closed_port() -> int:
+    """A local TCP port nothing listens on: bound once, then released."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def new_secret() -> str:
+    # URL-special characters: the password travels percent-encoded in the URL as well
+    return f"S3cr3t@/{uuid.uuid4().hex[:12]}"
+
+
+def with_credentials(url: str, **parts: Any) -> str:
+    return sa.make_url(url).set(**parts).render_as_string(hide_password=False)
+
+
+@pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """Captures every log record at DEBUG: the root logger's and dlt's own (which does not
+    propagate), so a test can assert that no secret was logged anywhere."""
+    monkeypatch.setenv("RUNTIME__LOG_LEVEL", "DEBUG")
+    caplog.set_level(logging.DEBUG)
+    dlt_logger = logging.getLogger("dlt")
+    dlt_logger.addHandler(caplog.handler)
+    try:
+        yield caplog
+    finally:
+        dlt_logger.removeHandler(caplog.handler)
+
+
+def assert_hidden(secret: str, ex: BaseException, logs: pytest.LogCaptureFixture) -> None:
+    forms = secret_forms(secret)
+    assert quote(secret, safe="") in forms  # the encoded spelling is checked too
+    texts = {"str(exc)": str(ex), "traceback": full_trace(ex), "logs": logs.text}
+    for where, text in texts.items():
+        for form in forms:
+            assert form not in text, f"the password appears in {where}"
+
+
+def load_fails_but_keeps_the_data(pipeline: dlt.Pipeline, rows: Sequence[Any]) -> Any:
+    """Extracts and normalizes `rows`, then loads: the load must fail and keep the package.
+
+    (`pipeline.run` on a fresh pipeline would fail earlier, when it syncs state from the
+    destination, before any data is taken from the source.)
+    """
+    pipeline.extract(rows, table_name="t")
+    pipeline.normalize()
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.load()
+    assert raised.value.step == "load"
+    assert pipeline.list_normalized_load_packages(), "the data waits in a pending package"
+    return raised.value
+
+
+def rows_of(pipeline: dlt.Pipeline, table: str, columns: str = "id") -> List[Any]:
+    with pipeline.sql_client() as client:
+        rows = client.execute_sql(
+            f"SELECT {columns} FROM {client.make_qualified_table_name(table)} ORDER BY id"
+        )
+    return [tuple(r) for r in rows or []]
+
+
+# --- bad input: dialect, driver ---------------------------------------------------------------
+
+
+def test_unknown_dialect_is_named_with_what_to_do(tmp_path: Any) -> None:
+    secret = new_secret()
+    url = f"foo://loader:{quote(secret, safe='')}@127.0.0.1/dwh"
+    with pytest.raises(UnknownDialect) as raised:
+        pipeline = dlt.pipeline(
+            pipeline_name="unknown_dialect",
+            destination=sqlalchemy_destination(url),
+            dataset_name="d",
+            pipelines_dir=str(tmp_path),
+        )
+        pipeline.run([{"id": 1}], table_name="t")
+    ex = raised.value
+    assert isinstance(ex, ValueError) and isinstance(ex, DestinationTerminalException)
+    assert "`foo`" in str(ex) and "pip install" in str(ex)
+    for form in secret_forms(secret):
+        assert form not in full_trace(ex)
+
+
+MISSING_DRIVERS = {
+    "mssql+pyodbc": ("pyodbc", 'pip install "dlt-sqlalchemy[mssql]"'),
+    "oracle+oracledb": ("oracledb", 'pip install "dlt-sqlalchemy[oracle]"'),
+    "postgresql+pg8000": ("pg8000", "pip install pg8000"),
+}
+
+
+@pytest.mark.parametrize("drivername", sorted(MISSING_DRIVERS))
+def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> None:
+    module, hint = MISSING_DRIVERS[drivername]
+    if importlib.util.find_spec(module) is not None:
+        pytest.skip(f"`{module}` is installed here: this test needs it absent")
+    pipeline = dlt.pipeline(
+        pipeline_name=f"missing_{module}",
+        destination=sqlalchemy_destination(f"{drivername}://loader:pw@127.0.0.1/dwh"),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path),
+    )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}], table_name="t")
+    missing = in_chain(raised.value, MissingDriver)
+    assert isinstance(missing, ImportError) and isinstance(missing, DestinationTerminalException)
+    assert f"`{module}`" in str(missing) and hint in str(missing)
+    assert hint in str(raised.value), "the install command reaches the user's error"
+    assert raised.value.step == "sync", "fails before any data is taken from the source"
+    failed = load_fails_but_keeps_the_data(pipeline, [{"id": 1}])
+    assert hint in str(in_chain(failed, MissingDriver))
+
+
+# --- bad input: credentials, host, database ---------------------------------------------------
+
+
+@contextlib.contextmanager
+def mariadb_user(secret: str) -> Iterator[str]:
+    """A real MariaDB / MySQL user with a password, dropped afterwards with its schemas."""
+    url = require_server("mariadb")
+    engine = sa.create_engine(url)
+    user = f"dlt_err_{uuid.uuid4().hex[:8]}"
+    with engine.connect() as conn:
+        for host in ("%", "localhost"):
+            pattern = host.replace("%", "%%")  # the driver formats the statement with `%`
+            conn.exec_driver_sql(f"CREATE USER '{user}'@'{pattern}' IDENTIFIED BY %s", (secret,))
+            conn.exec_driver_sql(f"GRANT ALL PRIVILEGES ON *.* TO '{user}'@'{pattern}'")
+        conn.commit()
+    try:
+        yield user
+    finally:
+        with engine.connect() as conn:
+            for host in ("%%", "localhost"):  # `%` doubled: the driver formats with `%`
+                conn.exec_driver_sql(f"DROP USER IF EXISTS '{user}'@'{host}'")
+            # datasets the user's pipelines created (named after it by the tests)
+            schemas = conn.exec_driver_sql(
+                "SELECT schema_name FROM information_schema.schemata WHERE schema_name LIKE %s",
+                (f"{user}%",),
+            ).scalars()
+            for schema in list(schemas):
+                conn.exec_driver_sql(f"DROP SCHEMA `{schema}`")
+            conn.commit()
+        engine.dispose()
+
+
+@contextlib.contextmanager
+def postgres_role(secret: str) -> Iterator[str]:
+    """A real PostgreSQL role with a password that may not log in (see the test below)."""
+    url = require_server("postgresql")
+    engine = sa.create_engine(url, isolation_level="AUTOCOMMIT")
+    role = f"dlt_err_{uuid.uuid4().hex[:8]}"
+    assert "'" not in secret
+    with engine.connect() as conn:
+        conn.exec_driver_sql(f"CREATE ROLE {role} NOLOGIN PASSWORD '{secret}'")
+        conn.exec_driver_sql(f"GRANT CREATE ON DATABASE {sa.make_url(url).database} TO {role}")
+    try:
+        yield role
+    finally:
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"DROP OWNED BY {role} CASCADE")
+            conn.exec_driver_sql(f"DROP ROLE IF EXISTS {role}")
+        engine.dispose()
+
+
+def test_wrong_password_mariadb_is_terminal_and_never_shown(
+    tmp_path: Any, all_logs: pytest.LogCaptureFixture
+) -> None:
+    secret = new_secret()
+    wrong = new_secret()
+    with mariadb_user(secret) as user:
+        base = SERVER_URLS["mariadb"]
+        pipeline = dlt.pipeline(
+            pipeline_name="wrong_password",
+            destination=sqlalchemy_destination(
+                with_credentials(base, username=user, password=wrong)
+            ),
+            dataset_name=user,
+            pipelines_dir=str(tmp_path),
+        )
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+        refused = in_chain(raised.value, InvalidCredentials)
+        assert not isinstance(refused, DestinationTransientException)
+        assert "Access denied" in str(refused) and "password" in str(refused)
+        assert all_logs.records, "logs were captured: their silence about the password counts"
+        assert_hidden(wrong, raised.value, all_logs)
+
+        # the SQL client says the same, on its own
+        with pytest.raises(InvalidCredentials) as direct, pipeline.sql_client() as client:
+            client.execute_sql("SELECT 1")
+        assert_hidden(wrong, direct.value, all_logs)
+
+        # nothing is lost: the package waits, and loads once the password is right
+        failed = load_fails_but_keeps_the_data(pipeline, [{"id": 1}, {"id": 2}])
+        in_chain(failed, InvalidCredentials)
+        assert_hidden(wrong, failed, all_logs)
+        fixed = dlt.pipeline(
+            pipeline_name="wrong_password",
+            destination=sqlalchemy_destination(
+                with_credentials(base, username=user, password=secret)
+            ),
+            dataset_name=pipeline.dataset_name,
+            pipelines_dir=str(tmp_path),
+        )
+        fixed.run()
+        assert rows_of(fixed, "t") == [(1,), (2,)]
+        assert_hidden(secret, raised.value, all_logs)
+        assert_hidden(wrong, raised.value, all_logs)
+
+
+def test_refused_login_postgresql_is_terminal_and_never_shown(
+    tmp_path: Any, all_logs: pytest.LogCaptureFixture
+) -> None:
+    """The test servers trust 127.0.0.1, so PostgreSQL never checks a password there; a NOLOGIN
+    role makes the server itself refuse the login (libpq reports no SQLSTATE for that)."""
+    secret = new_secret()
+    with postgres_role(secret) as role:
+        base = SERVER_URLS["postgresql"]
+        pipeline = dlt.pipeline(
+            pipeline_name="refused_login",
+            destination=sqlalchemy_destination(
+                with_credentials(base, username=role, password=secret)
+            ),
+            dataset_name=f"ds_{uuid.uuid4().hex[:10]}",
+            pipelines_dir=str(tmp_path),
+        )
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+        refused = in_chain(raised.value, InvalidCredentials)
+        assert not isinstance(refused, DestinationTransientException)
+        assert "not permitted to log in" in str(refused)
+        assert all_logs.records, "logs were captured: their silence about the password counts"
+        assert_hidden(secret, raised.value, all_logs)
+
+        # nothing is lost: the package waits, and loads once the role may log in
+        failed = load_fails_but_keeps_the_data(pipeline, [{"id": 1}, {"id": 2}])
+        in_chain(failed, InvalidCredentials)
+        assert_hidden(secret, failed, all_logs)
+        engine = sa.create_engine(base, isolation_level="AUTOCOMMIT")
+        with engine.connect() as conn:
+            conn.exec_driver_sql(f"ALTER ROLE {role} LOGIN")
+        engine.dispose()
+        pipeline.run()
+        assert rows_of(pipeline, "t") == [(1,), (2,)]
+        with pipeline.sql_client() as client:
+            client.drop_dataset()
+        assert_hidden(secret, raised.value, all_logs)
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_unreachable_host_is_transient(
+    server: str, tmp_path: Any, all_logs: pytest.LogCaptureFixture
+) -> None:
+    secret = new_secret()
+    url = with_credentials(SERVER_URLS[server], port=closed_port(), password=secret)
+    pipeline = dlt.pipeline(
+        pipeline_name=f"unreachable_{server}",
+        destination=sqlalchemy_destination(url),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path),
+    )
+    with pytest.raises(DatabaseUnreachable) as raised, pipeline.sql_client() as client:
+        client.execute_sql("SELECT 1")
+    assert isinstance(raised.value, DestinationTransientException)
+    assert "Cannot reach the database at" in str(raised.value)
+    assert_hidden(secret, raised.value, all_logs)
+
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.run([{"id": 1}], table_name="t")
+    in_chain(failed.value, DatabaseUnreachable)
+    assert_hidden(secret, failed.value, all_logs)
+    # the data waits for the server to return
+    unreachable = load_fails_but_keeps_the_data(pipeline, [{"id": 1}])
+    in_chain(unreachable, DatabaseUnreachable)
+    assert_hidden(secret, unreachable, all_logs)
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+def test_unknown_database_is_terminal(server: str, tmp_path: Any) -> None:
+    database = f"no_such_db_{uuid.uuid4().hex[:8]}"
+    url = with_credentials(require_server(server), database=database)
+    pipeline = dlt.pipeline(
+        pipeline_name=f"unknown_db_{server}",
+        destination=sqlalchemy_destination(url),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path),
+    )
+    with pytest.raises(InvalidCredentials) as raised, pipeline.sql_client() as client:
+        client.execute_sql("SELECT 1")
+    assert not isinstance(raised.value, DestinationTransientException)
+    assert database in str(raised.value) and "database name" in str(raised.value)
+
+
+def test_sqlite_file_that_cannot_be_opened_is_terminal(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+    pipeline = dlt.pipeline(
+        pipeline_name="sqlite_cantopen",
+        destination=sqlalchemy_destination(url),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    with pytest.raises(InvalidCredentials) as raised, pipeline.sql_client() as client:
+        client.execute_sql("SELECT 1")
+    assert "unable to open database file" in str(raised.value)
+
+
+# --- classification through the SQL client ----------------------------------------------------
+
+
+def _q(client: Any, name: str) -> str:
+    return str(client.capabilities.escape_identifier(name))
+
+
+CASES: Dict[str, Dict[str, Any]] = {
+    "missing table": dict(
+        sql=lambda c: [f"SELECT * FROM {c.make_qualified_table_name('no_such_table')}"],
+        expected=DatabaseUndefinedRelation,
+    ),
+    "missing table on insert": dict(
+        sql=lambda c: [f"INSERT INTO {c.make_qualified_table_name('no_such_table')} VALUES (1)"],
+        expected=DatabaseUndefinedRelation,
+    ),
+    "missing schema": dict(
+        sql=lambda c: [f"SELECT * FROM {_q(c, 'no_such_dataset')}.{_q(c, 't')}"],
+        expected=DatabaseUndefinedRelation,
+    ),
+    "syntax error": dict(sql=lambda c: ["SELEC 1"], expected=DatabaseTerminalException),
+    "unknown column": dict(
+        sql=lambda c: [f"SELECT no_such_column FROM {c.make_qualified_table_name('t')}"],
+        expected=DatabaseTerminalException,
+    ),
+    "duplicate key": dict(
+        sql=lambda c: [
+            f"CREATE TABLE {c.make_qualified_table_name('u')} (id INTEGER NOT NULL PRIMARY KEY)",
+            f"INSERT INTO {c.make_qualified_table_name('u')} VALUES (1)",
+            f"INSERT INTO {c.make_qualified_table_name('u')} VALUES (1)",
+        ],
+        expected=DatabaseTerminalException,
+    ),
+    "null into not null": dict(
+        sql=lambda c: [
+            f"CREATE TABLE {c.make_qualified_table_name('nn')} (id INTEGER NOT NULL)",
+            f"INSERT INTO {c.make_qualified_table_name('nn')} VALUES (NULL)",
+        ],
+        expected=DatabaseTerminalException,
+    ),
+    "text too long": dict(
+        sql=lambda c: [
+            f"CREATE TABLE {c.make_qualified_table_name('v')} (s VARCHAR(3))",
+            f"INSERT INTO {c.make_qualified_table_name('v')} VALUES ('abcdef')",
+        ],
+        expected=DatabaseTerminalException,
+        backends=("postgresql", "mariadb"),  # SQLite and DuckDB do not enforce VARCHAR(n)
+    ),
+    "integer out of range": dict(
+        sql=lambda c: [
+            f"CREATE TABLE {c.make_qualified_table_name('r')} (n SMALLINT)",
+            f"INSERT INTO {c.make_qualified_table_name('r')} VALUES (70000)",
+        ],
+        expected=DatabaseTerminalException,
+        backends=("postgresql", "mariadb", "duckdb"),  # SQLite stores any integer
+    ),
+    "conversion error": dict(
+        sql=lambda c: ["SELECT CAST('abc' AS INTEGER)"],
+        expected=DatabaseTerminalException,
+        backends=("postgresql", "duckdb"),  # MariaDB and SQLite convert with a warning
+    ),
+}
+
+
+@pytest.fixture
+def loaded(backend: Backend) -> dlt.Pipeline:
+    """A pipeline whose dataset holds table `t` (id, n) with five rows.
+
+    Made with plain SQL through the destination's client: these tests need a table, and a
+    full load per test would only make them slow.
+    """
+    pipeline = backend.pipeline()
+    with pipeline.sql_client() as client:
+        if not client.has_dataset():
+            client.create_dataset()
+        table = client.make_qualified_table_name("t")
+        client.execute_sql(f"CREATE TABLE {table} (id INTEGER NOT NULL, n INTEGER)")
+        client.execute_sql(f"INSERT INTO {table} VALUES (1, 1), (2, 2), (3, 3), (4, 4), (5, 5)")
+    return pipeline
+
+
+@pytest.mark.parametrize(
+    "case,backend",
+    [
+        (case, name)
+        for case in sorted(CASES)
+        for name in CASES[case].get("backends", LIVE_BACKENDS)
+    ],
+    indirect=["backend"],
+)
+def test_sql_client_classifies(case: str, backend: Backend, loaded: dlt.Pipeline) -> None:
+    spec = CASES[case]
+    with loaded.sql_client() as client:
+        *setup, failing = spec["sql"](client)
+        for statement in setup:
+            client.execute_sql(statement)
+        with pytest.raises(Exception) as raised:
+            client.execute_sql(failing)
+        assert_outcome(raised.value, spec["expected"])
+        # a failed autocommit statement leaves the connection usable
+        assert client.execute_sql("SELECT 1") == [(1,)]
+
+
+def test_duckdb_catalog_and_conversion_errors(tmp_path: Any) -> None:
+    """DuckDB has no SQLSTATE: its exception classes decide (Catalog -> missing relation)."""
+    pipeline = dlt.pipeline(
+        pipeline_name="duck",
+        destination=sqlalchemy_destination(f"duckdb:///{tmp_path / 'x.duckdb'}"),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path),
+    )
+    pipeline.run([{"id": 1}], table_name="t")
+    with pipeline.sql_client() as client:
+        with pytest.raises(DatabaseUndefinedRelation) as missing:
+            client.execute_sql("SELECT * FROM d.no_such_table")
+        assert type(missing.value.__cause__.orig).__name__ == "CatalogException"
+        with pytest.raises(DatabaseTerminalException) as converted:
+            client.execute_sql("SELECT CAST('abc' AS INTEGER)")
+        assert type(converted.value.__cause__.orig).__name__ == "ConversionException"
+        # a Catalog error that is not about a missing relation stays terminal
+        with pytest.raises(DatabaseTerminalException):
+            client.execute_sql("CREATE TABLE d.t (id INTEGER)")
+
+
+# --- transient: locks, deadlocks, dropped connections -----------------------------------------
+
+
+def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out waiting until {what}")
+        time.sleep(0.02)
+
+
+@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+def test_postgresql_lock_timeout_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    with loaded.sql_client() as client, backend.engine.connect() as other:
+        table = client.make_qualified_table_name("t")
+        other.exec_driver_sql(f"LOCK TABLE {table} IN ACCESS EXCLUSIVE MODE")
+        client.execute_sql("SET lock_timeout = '100ms'")
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql(f"UPDATE {table} SET n = 0")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert raised.value.__cause__.orig.sqlstate == "55P03"
+        other.rollback()
+
+
+@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+def test_mariadb_lock_wait_timeout_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    with loaded.sql_client() as client, backend.engine.connect() as other:
+        table = client.make_qualified_table_name("t")
+        other.exec_driver_sql(f"UPDATE {table} SET n = 0 WHERE id = 1")
+        client.execute_sql("SET SESSION innodb_lock_wait_timeout = 1")
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql(f"UPDATE {table} SET n = 5 WHERE id = 1")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert raised.value.__cause__.orig.args[0] == 1205
+        other.rollback()
+
+
+def _deadlock(
+    client: Any,
+    other: sa.Connection,
+    table: str,
+    other_waits: Callable[[], bool],
+) -> BaseException:
+    """The client locks row 1, `other` rows 2 to 5 and then waits for row 1; the client asking
+    for row 2 closes the cycle. Returns what the client's statement raised."""
+    errors: List[BaseException] = []
+
+    def blocked_update() -> None:
+        try:
+            other.exec_driver_sql(f"UPDATE {table} SET n = n + 1 WHERE id = 1")
+        except BaseException as ex:  # the server picked this side as the victim
+            errors.append(ex)
+
+    worker = threading.Thread(target=blocked_update, daemon=True)
+    with client.begin_transaction() as tx:
+        client.execute_sql(f"UPDATE {table} SET n = n + 1 WHERE id = 1")
+        other.exec_driver_sql(f"UPDATE {table} SET n = n + 1 WHERE id >= 2")
+        worker.start()
+        _wait_until(other_waits, "the other session waits for row 1")
+        with pytest.raises(Exception) as raised:
+            client.execute_sql(f"UPDATE {table} SET n = n + 1 WHERE id = 2")
+        tx.rollback_transaction()
+    worker.join(10)
+    other.rollback()
+    assert not errors, f"the other session was chosen as the victim: {errors}"
+    return raised.value
+
+
+@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+def test_postgresql_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    with loaded.sql_client() as client, backend.engine.connect() as other:
+        table = client.make_qualified_table_name("t")
+        # only the client's session runs the deadlock check soon, so it is the one aborted
+        client.execute_sql("SET deadlock_timeout = '50ms'")
+        other.exec_driver_sql("SET deadlock_timeout = '20s'")
+        other.commit()
+        other_pid = other.exec_driver_sql("SELECT pg_backend_pid()").scalar()
+
+        def other_waits() -> bool:
+            with backend.engine.connect() as probe:
+                return bool(
+                    probe.exec_driver_sql(
+                        "SELECT count(*) FROM pg_stat_activity"
+                        f" WHERE pid = {other_pid} AND wait_event_type = 'Lock'"
+                    ).scalar()
+                )
+
+        ex = _deadlock(client, other, table, other_waits)
+    assert isinstance(ex, DatabaseTransientException), f"{type(ex).__name__}: {ex}"
+    assert_outcome(ex, DatabaseTransientException)
+    assert ex.__cause__.orig.sqlstate == "40P01"
+
+
+@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+def test_mariadb_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    # InnoDB rolls back the transaction that changed fewer rows: the client's, by design
+    with loaded.sql_client() as client:
+        table = client.make_qualified_table_name("t")
+        # without an index InnoDB locks every row an UPDATE scans, not only the matching ones
+        client.execute_sql(f"ALTER TABLE {table} ADD PRIMARY KEY (id)")
+        with backend.engine.connect() as other:
+            other_id = other.exec_driver_sql("SELECT CONNECTION_ID()").scalar()
+
+            def other_waits() -> bool:
+                with backend.engine.connect() as probe:
+                    return bool(
+                        probe.exec_driver_sql(
+                            "SELECT count(*) FROM information_schema.innodb_trx"
+                            f" WHERE trx_mysql_thread_id = {other_id}"
+                            " AND trx_state = 'LOCK WAIT'"
+                        ).scalar()
+                    )
+
+            ex = _deadlock(client, other, table, other_waits)
+    assert isinstance(ex, DatabaseTransientException), f"{type(ex).__name__}: {ex}"
+    assert_outcome(ex, DatabaseTransientException)
+    assert ex.__cause__.orig.args[0] == 1213
+
+
+@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+def test_postgresql_terminated_connection_is_transient(
+    loaded: dlt.Pipeline, backend: Backend
+) -> None:
+    with loaded.sql_client() as client:
+        pid = client.execute_sql("SELECT pg_backend_pid()")[0][0]
+        with backend.engine.connect() as other:
+            assert other.exec_driver_sql(f"SELECT pg_terminate_backend({pid})").scalar()
+            other.commit()
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql("SELECT 1")
+        assert_outcome(raised.value, DatabaseTransientException)
+
+
+@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+def test_mariadb_killed_connection_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    with loaded.sql_client() as client:
+        connection_id = client.execute_sql("SELECT CONNECTION_ID()")[0][0]
+        with backend.engine.connect() as other:
+            other.exec_driver_sql(f"KILL CONNECTION {connection_id}")
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql("SELECT 1")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert raised.value.__cause__.orig.args[0] in (2006, 2013, 4031, 1927)
+
+
+def test_sqlite_database_is_locked_is_transient(tmp_path: Any) -> None:
+    url = f"sqlite:///{tmp_path / 'locked.db'}"
+    destination = sqlalchemy_destination(url, engine_kwargs={"connect_args": {"timeout": 0.1}})
+    pipeline = dlt.pipeline(
+        pipeline_name="sqlite_locked",
+        destination=destination,
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    pipeline.run([{"id": 1, "n": 1}], table_name="t")
+    with pipeline.sql_client() as client:
+        files = {row[1]: row[2] for row in client.execute_sql("PRAGMA database_list") or []}
+        holder = sqlite3.connect(files["d"], isolation_level=None)
+        try:
+            holder.execute("BEGIN EXCLUSIVE")
+            with pytest.raises(DatabaseTransientException) as raised:
+                client.execute_sql(f"UPDATE {client.make_qualified_table_name('t')} SET n = 2")
+            assert_outcome(raised.value, DatabaseTransientException)
+            assert raised.value.__cause__.orig.sqlite_errorname.startswith("SQLITE_BUSY")
+        finally:
+            holder.execute("ROLLBACK")
+            holder.close()
+
+
+@pytest.mark.parametrize("backend", ['duckdb'], indirect=True)
+def test_duckdb_write_conflict_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
+    with loaded.sql_client() as client, backend.engine.connect() as other:
+        table = client.make_qualified_table_name("t")
+        other.exec_driver_sql(f"UPDATE {table} SET n = 0 WHERE id = 1")
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql(f"UPDATE {table} SET n = 5 WHERE id = 1")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert type(raised.value.__cause__.orig).__name__ == "TransactionException"
+        other.rollback()
+
+
+# --- values a column cannot hold, through pipeline.run ----------------------------------------
+
+VALUE_CASES: Dict[str, Dict[str, Any]] = {
+    "text longer than its precision": dict(
+        column="s",
+        hints={"s": {"data_type": "text", "precision": 5}},
+        good={"s": "abc"},
+        bad={"s": "x" * 20},
+        enforced=("postgresql", "mariadb"),
+    ),
+    "integer out of a 16-bit range": dict(
+        column="n",
+        hints={"n": {"data_type": "bigint", "precision": 16}},
+        good={"n": 5},
+        bad={"n": 70000},
+        enforced=("postgresql", "mariadb", "duckdb"),
+    ),
+}
+
+
+def assert_value_not_storable(failed: PipelineStepFailed, table: str, column: str) -> None:
+    assert failed.step == "load"
+    job_failure = in_chain(failed, LoadClientJobTerminalRetry)
+    # terminal: the job failed once, it was not retried as a transient error would be
+    assert not isinstance(job_failure, (LoadClientJobRetry, DestinationTransientException))
+    not_storable = in_chain(failed, ValueNotStorable)
+    assert isinstance(not_storable, DatabaseTerminalException)
+    assert (not_storable.table_name, not_storable.column_name) == (table, column)
+    assert f"column `{column}` of table `{table}`" in str(failed)
+
+
+@pytest.mark.parametrize("case", sorted(VALUE_CASES))
+def test_value_a_column_cannot_hold_fails_the_file(case: str, backend: Backend) -> None:
+    spec = VALUE_CASES[case]
+    column = spec["column"]
+    pipeline = backend.pipeline()
+    pipeline.run([{"id": 0, **spec["good"]}], table_name="t", columns=spec["hints"])
+    rows = [{"id": 1, **spec["good"]}, {"id": 2, **spec["bad"]}, {"id": 3, **spec["good"]}]
+    if backend.name not in spec["enforced"]:
+        # the database can hold the value after all: it must arrive intact
+        pipeline.run(rows, table_name="t", columns=spec["hints"])
+        stored = dict(rows_of(pipeline, "t", f"id, {column}"))
+        assert stored[2] == spec["bad"][column]
+        return
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(rows, table_name="t", columns=spec["hints"])
+    assert_value_not_storable(raised.value, "t", column)
+    assert rows_of(pipeline, "t") == [(0,)], "no row of the failed file remains"
+
+
+def test_null_into_not_null_column_fails_the_file(backend: Backend) -> None:
+    """dlt's normalizer already refuses NULL for a column hinted not-nullable; the database is
+    the last line when the hint was relaxed after the table was created NOT NULL."""
+    pipeline = backend.pipeline()
+    not_null = {"n": {"data_type": "bigint", "nullable": False}}
+    pipeline.run([{"id": 0, "n": 0}], table_name="t", columns=not_null)
+    relaxed = {"n": {"data_type": "bigint", "nullable": True}}
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(
+            [{"id": 1, "n": 1}, {"id": 2, "n": None}, {"id": 3, "n": 3}],
+            table_name="t",
+            columns=relaxed,
+        )
+    assert_value_not_storable(raised.value, "t", "n")
+    assert rows_of(pipeline, "t") == [(0,)], "no row of the failed file remains"
+
+
+def test_statement_error_is_not_blamed_on_a_value(backend: Backend) -> None:
+    """A column dropped behind dlt's back fails the insert terminally, but as what it is: a
+    database error, not a value that does not fit."""
+    pipeline = backend.pipeline()
+    pipeline.run([{"id": 0, "s": "a"}], table_name="t")
+    with pipeline.sql_client() as client:
+        client.execute_sql(
+            f"ALTER TABLE {client.make_qualified_table_name('t')} DROP COLUMN {_q(client, 's')}"
+        )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1, "s": "b"}], table_name="t")
+    in_chain(raised.value, LoadClientJobTerminalRetry)
+    terminal = in_chain(raised.value, DatabaseTerminalException)
+    assert not isinstance(terminal, ValueNotStorable)
+    assert rows_of(pipeline, "t") == [(0,)]
+
+
+# --- secrets ----------------------------------------------------------------------------------
+
+
+def test_secret_forms_cover_encoded_and_query_secrets() -> None:
+    forms = secret_forms("p@ss/w rd", {"sslpassword": "k3y", "sslmode": "require"})
+    assert {"p@ss/w rd", "p%40ss%2Fw%20rd", "p%40ss%2Fw+rd", "k3y"} <= set(forms)
+    assert "require" not in forms
+    assert secret_forms(None) == []
+
+
+@pytest.mark.parametrize("backend", ['postgresql', 'mariadb'], indirect=True)
+def test_sql_error_text_never_carries_the_password(
+    backend: Backend, all_logs: pytest.LogCaptureFixture
+) -> None:
+    """A statement that echoes the password: the error text, its traceback and the logs must
+    not (the error's own chain is cut, since the driver's text holds the password)."""
+    secret = new_secret()
+    with contextlib.ExitStack() as stack:
+        if backend.name == "mariadb":
+            user = stack.enter_context(mariadb_user(secret))
+        else:
+            user = "postgres"  # trusted on 127.0.0.1: any password is accepted
+        url = with_credentials(backend.url, username=user, password=secret)
+        pipeline = backend.pipeline(destination=backend.destination(credentials=url))
+        with pytest.raises(DatabaseTerminalException) as raised, pipeline.sql_client() as client:
+            client.execute_sql(f"SELEC '{secret}'")
+    assert not isinstance(raised.value, (DatabaseTransientException, DatabaseUndefinedRelation))
+    assert "***" in str(raised.value)
+    assert_hidden(secret, raised.value, all_logs)
