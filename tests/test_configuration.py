@@ -17,6 +17,7 @@ from dlt.common.runtime.run_context import active
 
 from conftest import Backend, make_rows, require_server
 from dlt_sqlalchemy import SqlalchemyCredentials, sqlalchemy
+from test_factory import key_constraints
 
 TWriteSettings = Callable[[str, str], None]
 
@@ -188,6 +189,21 @@ def test_config_toml_engine_args_and_engine_kwargs_together_are_refused(
     refusal = [e for e in causes(exc_info.value) if isinstance(e, ConfigurationValueError)]
     assert refusal, causes(exc_info.value)
     assert "engine_args" in str(refusal[0]) and "engine_kwargs" in str(refusal[0])
+
+
+def test_config_toml_key_options(backend: Backend, dlt_project: TWriteSettings) -> None:
+    """`create_primary_keys` set in config.toml, as the docs show, creates the constraint."""
+    dlt_project("secrets.toml", f'[destination.sqlalchemy]\ncredentials = "{backend.url}"\n')
+    dlt_project("config.toml", "[destination.sqlalchemy]\ncreate_primary_keys = true\n")
+    pipeline = backend.pipeline(destination="dlt_sqlalchemy.sqlalchemy")
+    assert pipeline.destination_client().config.create_primary_keys is True
+
+    @dlt.resource(primary_key="id")
+    def players() -> Any:
+        yield make_rows(2)
+
+    assert not pipeline.run(players()).has_failed_jobs
+    assert key_constraints(backend, pipeline.dataset_name, "players")[0] == ["id"]
 
 
 # --- query parameters -------------------------------------------------------------------------

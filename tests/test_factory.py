@@ -117,6 +117,8 @@ def test_string_reference_takes_credentials_from_env(
 def _credentials(form: str, url: str) -> Any:
     if form == "url":
         return url
+    if form == "url_object":
+        return sa.make_url(url)
     parsed = sa.make_url(url)
     fields = {k: v for k, v in parsed._asdict().items() if v}
     fields["query"] = dict(parsed.query)
@@ -127,7 +129,7 @@ def _credentials(form: str, url: str) -> Any:
     raise AssertionError(form)
 
 
-@pytest.mark.parametrize("form", ["url", "dict", "object"])
+@pytest.mark.parametrize("form", ["url", "url_object", "dict", "object"])
 def test_credentials_forms_load(backend: Backend, form: str) -> None:
     """A URL, a dict of split fields and a credentials object all reach the same database."""
     dest = sqlalchemy(credentials=_credentials(form, backend.url))
@@ -158,6 +160,25 @@ def test_engine_is_used_and_never_disposed(backend: Backend) -> None:
                 attach_sqlite_datasets(conn, backend.url, [pipeline.dataset_name])
             assert conn.exec_driver_sql(f"SELECT COUNT(*) FROM {table}").scalar() == 3
         assert engine.pool is pool
+    finally:
+        engine.dispose()
+
+
+def test_engine_kwargs_with_an_engine_are_ignored_loudly(
+    tmp_path: Any, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Options we cannot apply to someone else's engine are reported, not silently dropped."""
+    engine = sa.create_engine(f"sqlite:///{tmp_path / 'own.db'}")
+    try:
+        dest = sqlalchemy(engine, engine_kwargs={"pool_size": 3})
+        pipeline = dlt.pipeline("ignored", destination=dest, dataset_name="main")
+        config = pipeline.destination_client().config
+        assert config.credentials.engine is engine
+        assert any(
+            "engine_kwargs" in r.getMessage() and "ignored" in r.getMessage()
+            for r in caplog.records
+            if r.levelno >= logging.WARNING
+        )
     finally:
         engine.dispose()
 

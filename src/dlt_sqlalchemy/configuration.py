@@ -62,7 +62,7 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
 
     def __init__(
         self,
-        connection_string: Union[str, Dict[str, Any], sa.Engine, None] = None,
+        connection_string: Union[str, Dict[str, Any], sa.URL, sa.Engine, None] = None,
         engine_kwargs: Optional[Dict[str, Any]] = None,
     ) -> None:
         super().__init__(connection_string)  # type: ignore[arg-type]
@@ -77,6 +77,9 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
             self.query = dict(url.query)
             self.__is_resolved__ = True
             return
+        if _is_url(native_value):
+            # a `sqlalchemy.URL` renders back to the string it was parsed from, password included
+            native_value = native_value.render_as_string(hide_password=False)
         super().parse_native_representation(native_value)
 
     def on_resolved(self) -> None:
@@ -165,7 +168,13 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         self.engine_args = {}
         if self.credentials is None:
             return
-        if self.engine_kwargs and not self.credentials.engine_kwargs:
+        if self.engine_kwargs and self.credentials.is_external_engine:
+            # the user built the engine: nothing of ours can change its pool or connect args
+            logger.warning(
+                "`engine_kwargs` of the sqlalchemy destination are ignored because `credentials`"
+                " is a ready `sqlalchemy.Engine`; pass them to `sqlalchemy.create_engine` instead."
+            )
+        elif self.engine_kwargs and not self.credentials.engine_kwargs:
             self.credentials.engine_kwargs = dict(self.engine_kwargs)
         self._place_local_database()
 
@@ -213,6 +222,14 @@ def is_memory_database(database: Optional[str], query: Optional[Dict[str, Any]] 
     if database == ":memory:":
         return True
     return "mode=memory" in database or (query or {}).get("mode") == "memory"
+
+
+def _is_url(value: Any) -> bool:
+    try:
+        import sqlalchemy as sa
+    except ImportError:  # pragma: no cover - sqlalchemy is a hard dependency
+        return False
+    return isinstance(value, sa.URL)
 
 
 def _is_engine(value: Any) -> bool:

@@ -32,7 +32,9 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
 
     def __init__(
         self,
-        credentials: Union[SqlalchemyCredentials, Dict[str, Any], str, sa.Engine, None] = None,
+        credentials: Union[
+            SqlalchemyCredentials, Dict[str, Any], str, sa.URL, sa.Engine, None
+        ] = None,
         create_unique_indexes: bool = False,
         create_primary_keys: bool = False,
         destination_name: Optional[str] = None,
@@ -44,9 +46,10 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
         """Configures the destination; anything left out resolves from dlt config and secrets.
 
         Args:
-            credentials: A SQLAlchemy URL (`"postgresql://loader@db/dwh"`), a dict of its split
-                fields, a `SqlalchemyCredentials`, or a ready `sqlalchemy.Engine`. An Engine is
-                used as is and never disposed: that is how an in-memory SQLite database survives.
+            credentials: A SQLAlchemy URL (`"postgresql://loader@db/dwh"` or a `sqlalchemy.URL`),
+                a dict of its split fields, a `SqlalchemyCredentials`, or a ready
+                `sqlalchemy.Engine`. An Engine is used as is and never disposed: that is how an
+                in-memory SQLite database survives.
             create_unique_indexes: Create UNIQUE constraints for columns hinted `unique`.
             create_primary_keys: Create PRIMARY KEY constraints for columns hinted `primary_key`.
             destination_name: Name of this destination; also its config section.
