@@ -11,6 +11,8 @@ import importlib.util
 import logging
 import socket
 import sqlite3
+import subprocess
+import sys
 import threading
 import time
 import traceback
@@ -387,17 +389,53 @@ def test_unknown_database_is_terminal(server: str, tmp_path: Any) -> None:
     assert database in str(raised.value) and "database name" in str(raised.value)
 
 
-def test_sqlite_file_that_cannot_be_opened_is_terminal(tmp_path: Any) -> None:
-    url = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
+@pytest.mark.parametrize(
+    "scheme,says",
+    [("sqlite", "unable to open database file"), ("duckdb", "No such file or directory")],
+)
+def test_database_file_that_cannot_be_opened_is_terminal(
+    scheme: str, says: str, tmp_path: Any
+) -> None:
+    url = f"{scheme}:///{tmp_path / 'no' / 'such' / 'dir' / 'x.db'}"
     pipeline = dlt.pipeline(
-        pipeline_name="sqlite_cantopen",
+        pipeline_name=f"{scheme}_cantopen",
         destination=sqlalchemy_destination(url),
         dataset_name="d",
         pipelines_dir=str(tmp_path / "p"),
     )
     with pytest.raises(InvalidCredentials) as raised, pipeline.sql_client() as client:
         client.execute_sql("SELECT 1")
-    assert "unable to open database file" in str(raised.value)
+    assert says in str(raised.value)
+
+
+def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> None:
+    """A DuckDB file is open for writing in one process at a time; the holder may finish."""
+    path = tmp_path / "held.duckdb"
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
+            " sys.stdin.read()",
+            str(path),
+        ],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        pipeline = dlt.pipeline(
+            pipeline_name="duckdb_held",
+            destination=sqlalchemy_destination(f"duckdb:///{path}"),
+            dataset_name="d",
+            pipelines_dir=str(tmp_path / "p"),
+        )
+        with pytest.raises(DatabaseUnreachable) as raised, pipeline.sql_client() as client:
+            client.execute_sql("SELECT 1")
+        assert "lock" in str(raised.value).lower()
+    finally:
+        holder.communicate("", timeout=30)
 
 
 # --- classification through the SQL client ----------------------------------------------------

@@ -184,6 +184,8 @@ _REFUSED_PATTERNS = re.compile(
     r"does not exist|unknown database|no pg_hba\.conf entry|login failed",
     re.IGNORECASE,
 )
+# an embedded database file that cannot be created where the URL points
+_MISSING_FILE = re.compile(r"no such file or directory|permission denied|read-only", re.IGNORECASE)
 # messages that name the missing table as the first thing SQLite says
 _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
@@ -223,6 +225,10 @@ def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) 
     verdict: Optional[TErrorClass] = None
     if dialect_caps is not None and orig is not None:
         verdict = dialect_caps.classify_error(orig)
+    if verdict is None and _is_duckdb(orig) and type(orig).__name__ == "IOException":
+        # one class for "another process holds the file" (wait) and "no such directory" (fix
+        # the path); DuckDB gives nothing but the text to tell them apart
+        return "terminal" if _MISSING_FILE.search(str(orig)) else "transient"
     if verdict is None:
         verdict = _by_codes(orig)
     if verdict is None:
