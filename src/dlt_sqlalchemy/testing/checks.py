@@ -103,7 +103,8 @@ def _same(data_type: str, expected: Any, got: Any, precision: int) -> bool:
         return bool(delta < datetime.timedelta(microseconds=10 ** (6 - min(precision, 6))))
     if data_type == "time":
         got = got if isinstance(got, datetime.time) else datetime.time.fromisoformat(str(got))
-        return abs(_microseconds(got) - _microseconds(expected)) < 10 ** (6 - min(precision, 6))
+        tolerance = 10 ** (6 - min(precision, 6))
+        return bool(abs(_microseconds(got) - _microseconds(expected)) < tolerance)
     if data_type == "date":
         got = got.date() if isinstance(got, datetime.datetime) else got
         return bool(got == expected)
@@ -116,7 +117,7 @@ def _same(data_type: str, expected: Any, got: Any, precision: int) -> bool:
     if data_type == "json":
         return bool((json.loads(got) if isinstance(got, str) else got) == expected)
     if data_type == "binary":
-        return bytes(got) == expected
+        return bool(bytes(got) == expected)
     return bool(got == expected)
 
 
