@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import logging
+import pathlib
 import socket
 import sqlite3
 import subprocess
@@ -127,6 +128,16 @@ def assert_hidden_in(secret: str, ex: BaseException, logs: str) -> None:
     for where, text in texts.items():
         for form in forms:
             assert form not in text, f"the password appears in {where}"
+
+
+def assert_not_on_disk(secret: str, pipeline: dlt.Pipeline) -> None:
+    """Traces, state and packages the pipeline saved hold no spelling of the password."""
+    forms = [f.encode() for f in (secret, quote(secret, safe=""), quote_plus(secret))]
+    files = [p for p in pathlib.Path(pipeline.working_dir).rglob("*") if p.is_file()]
+    assert files
+    for path in files:
+        content = path.read_bytes()
+        assert not any(form in content for form in forms), f"the password is in {path}"
 
 
 def dlt_log_text(logs: pytest.LogCaptureFixture) -> str:
@@ -301,6 +312,8 @@ def test_wrong_password_mariadb_is_terminal_and_never_shown(
         )
         fixed.run()
         assert rows_of(fixed, "t") == [(1,), (2,)]
+        assert_not_on_disk(wrong, fixed)
+        assert_not_on_disk(secret, fixed)
         assert_hidden(secret, raised.value, all_logs)
         assert_hidden(wrong, raised.value, all_logs)
 
@@ -371,6 +384,7 @@ def test_unreachable_host_is_transient(
     unreachable = load_fails_but_keeps_the_data(pipeline, [{"id": 1}])
     in_chain(unreachable, DatabaseUnreachable)
     assert_hidden(secret, unreachable, all_logs)
+    assert_not_on_disk(secret, pipeline)
 
 
 @pytest.mark.parametrize("server", ["postgresql", "mariadb"])
