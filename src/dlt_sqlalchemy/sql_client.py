@@ -13,7 +13,7 @@ from typing import Any, AnyStr, Callable, Dict, Iterator, List, Optional, Sequen
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.dataset import DBApiCursor
-from dlt.destinations.sql_client import DBApiCursorImpl, SqlClientBase, raise_database_error
+from dlt.destinations.sql_client import SqlClientBase, raise_database_error
 from dlt.destinations.typing import DBTransaction
 
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
@@ -26,6 +26,7 @@ from dlt_sqlalchemy.errors import (
     to_dlt_exception,
 )
 from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
+from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TypedCursor
 
 T = TypeVar("T")
 
@@ -185,7 +186,12 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     @contextlib.contextmanager
     def execute_query(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[DBApiCursor]:
         with self._executing(query, args, kwargs) as result:
-            yield DBApiCursorImpl(_ResultCursor(result))  # type: ignore[abstract]
+            yield TypedCursor(_ResultCursor(result), self._result_mapper())
+
+    def _result_mapper(self) -> Optional[SqlalchemyTypeMapper]:
+        """Reads dataset results back through the loading types (not a user's own mapper)."""
+        mapper = self.capabilities.get_type_mapper(self._dialect())
+        return mapper if isinstance(mapper, SqlalchemyTypeMapper) else None
 
     @contextlib.contextmanager
     def _executing(

@@ -10,14 +10,15 @@ from __future__ import annotations
 
 import datetime
 import re
-from typing import Any, Callable, Dict, Optional, Type, cast
+from typing import Any, Callable, Dict, List, Mapping, Optional, Sequence, Tuple, Type, cast
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 from dlt.common.exceptions import TerminalValueError
-from dlt.common.schema.typing import TColumnSchema, TColumnType
+from dlt.common.schema.typing import TColumnSchema, TColumnType, TTableSchemaColumns
 from dlt.common.typing import TLoaderFileFormat
+from dlt.destinations.sql_client import DBApiCursorImpl
 
 from dlt_sqlalchemy.exceptions import UnsupportedColumnType
 
@@ -177,6 +178,45 @@ class SqlalchemyTypeMapper(DataTypeMapper):
         precision = column.get("precision")
         return self.capabilities.timestamp_precision if precision is None else precision
 
+    # --- stored value -> Python value ---------------------------------------------------------
+
+    def result_processor(self, column: TColumnSchema) -> Optional[Callable[[Any], Any]]:
+        """Turns a value of `column` as the driver returns it into the value that was loaded.
+
+        Where a database lacks the type, its driver returns the storage form (SQLite: text
+        timestamps and decimals, 0/1 booleans; MySQL: 0/1 booleans, `timedelta` times, naive UTC
+        timestamps). Reading through the same SQLAlchemy type that wrote the value undoes that, so
+        dataset reads agree across backends. None when the driver's value is already right.
+        """
+        if self.dialect is None or not column.get("data_type"):
+            return None
+        try:
+            sa_type = self.to_destination_type(column, None)
+            processor = sa_type.dialect_impl(self.dialect).result_processor(self.dialect, None)
+        except Exception:
+            # a type this dialect cannot store, or a processor that needs the driver's type code
+            # (PostgreSQL numerics): that driver returns proper Python values anyway
+            return None
+        return None if processor is None else _lenient(processor)
+
+    def row_processor(
+        self, names: Sequence[str], columns: Mapping[str, TColumnSchema]
+    ) -> Optional[Callable[[Sequence[Any]], Tuple[Any, ...]]]:
+        """Converts whole result rows whose columns are `names`, typed by `columns` (by name)."""
+        processors = [
+            self.result_processor(columns[name]) if name in columns else None for name in names
+        ]
+        if not any(processors):
+            return None
+
+        def process(row: Sequence[Any]) -> Tuple[Any, ...]:
+            return tuple(
+                value if p is None or value is None else p(value)
+                for p, value in zip(processors, row)
+            )
+
+        return process
+
     # --- database type -> dlt type ------------------------------------------------------------
 
     def from_destination_type(
@@ -228,6 +268,62 @@ class SqlalchemyTypeMapper(DataTypeMapper):
     ) -> None:
         """Fails early, at normalize, for a type this dialect cannot store."""
         self.to_destination_type(column, table)
+
+
+class TypedCursor(DBApiCursorImpl):
+    """A result cursor that returns values as loaded, once the reader says what the columns are.
+
+    dlt's dataset reader sets `columns_schema` (dlt types by column name) right after the query
+    runs; until then, and for columns without a dlt type, values pass through as the driver
+    returns them.
+    """
+
+    def __init__(self, native_cursor: Any, mapper: Optional[SqlalchemyTypeMapper]) -> None:
+        self._mapper = mapper
+        self._process_row: Optional[Callable[[Sequence[Any]], Tuple[Any, ...]]] = None
+        super().__init__(native_cursor)
+
+    @property
+    def columns_schema(self) -> TTableSchemaColumns:
+        return self._columns_schema
+
+    @columns_schema.setter
+    def columns_schema(self, value: TTableSchemaColumns) -> None:
+        self._columns_schema = value
+        mapper = self._mapper
+        self._process_row = mapper.row_processor(self._get_columns(), value) if mapper else None
+
+    def fetchall(self, *args: Any, **kwargs: Any) -> List[Tuple[Any, ...]]:
+        return self._processed(self.native_cursor.fetchall(*args, **kwargs))
+
+    def fetchmany(self, *args: Any, **kwargs: Any) -> List[Tuple[Any, ...]]:
+        return self._processed(self.native_cursor.fetchmany(*args, **kwargs))
+
+    def fetchone(self, *args: Any, **kwargs: Any) -> Tuple[Any, ...]:
+        row = self.native_cursor.fetchone(*args, **kwargs)
+        if row is None or self._process_row is None:
+            return row  # type: ignore[return-value]
+        return self._process_row(row)
+
+    def _processed(self, rows: List[Tuple[Any, ...]]) -> List[Tuple[Any, ...]]:
+        process = self._process_row
+        return rows if process is None else [process(row) for row in rows]
+
+
+def _lenient(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
+    """Passes through values the processor cannot take.
+
+    The reader's column types come from query lineage: an expression typed `timestamp` may
+    already arrive as a `datetime` (SQLite's `max()` of a text column does not, DuckDB's does).
+    """
+
+    def process(value: Any) -> Any:
+        try:
+            return processor(value)
+        except (TypeError, ValueError):
+            return value
+
+    return process
 
 
 def _is_tz_aware(column: TColumnSchema) -> bool:

@@ -111,7 +111,7 @@ class MysqlTypeMapper(SqlalchemyTypeMapper):
         return mysql.VARBINARY(length) if length else mysql.LONGBLOB()
 
     def _db_type_from_double_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return mysql.DOUBLE()
+        return mysql.DOUBLE(asdecimal=False)  # MySQL DOUBLE reads as Decimal unless told
 
 
 class PostgresqlTypeMapper(SqlalchemyTypeMapper):
