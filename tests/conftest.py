@@ -168,6 +168,7 @@ def _isolated_dlt_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None
         if key.startswith(("DESTINATION__", "LOAD__", "NORMALIZE__", "RUNTIME__")):
             monkeypatch.delenv(key)
     monkeypatch.setenv("DLT_DATA_DIR", str(tmp_path / "dlt_data"))
+    monkeypatch.setenv("RUNTIME__DLTHUB_TELEMETRY", "false")
     monkeypatch.chdir(tmp_path)
 
 

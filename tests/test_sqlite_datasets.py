@@ -120,3 +120,16 @@ def test_in_memory_database_with_staging(
     finally:
         keep_alive.close()
         engine.dispose()
+
+
+def test_database_in_a_new_folder_is_created(tmp_path: Any) -> None:
+    """A SQLite path into a folder that does not exist yet loads (the folder is made)."""
+    url = f"sqlite:///{tmp_path / 'new' / 'deeper' / 'chess.db'}"
+    pipeline = dlt.pipeline(
+        "folders",
+        destination=sqlalchemy(url),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "pl"),
+    )
+    pipeline.run([{"id": 1}], table_name="t")
+    assert (tmp_path / "new" / "deeper" / "chess__games.db").exists()

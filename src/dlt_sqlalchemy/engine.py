@@ -7,6 +7,7 @@ passed in belongs to the user: we never dispose it (an in-memory SQLite database
 
 from __future__ import annotations
 
+import os
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
@@ -69,6 +70,7 @@ def create_engine(url: sa.URL, engine_kwargs: Dict[str, Any]) -> sa.Engine:
     import sqlalchemy as sa
 
     load_dialect_class(url)
+    _ensure_database_folder(url)
     try:
         return sa.create_engine(url, **engine_kwargs)
     except ImportError as ex:
@@ -112,3 +114,14 @@ class EngineHolder:
     def peek_dialect(self) -> Optional[sa.engine.interfaces.Dialect]:
         """The dialect of the live engine, if one exists (it knows the server version)."""
         return self._engine.dialect if self._engine is not None else None
+
+
+def _ensure_database_folder(url: sa.URL) -> None:
+    """Creates the folder of a SQLite / DuckDB file, as the databases create the file itself.
+
+    Without it a path into a new folder fails with errors that read like bad credentials.
+    """
+    database = url.database or ""
+    if url.get_backend_name() not in ("sqlite", "duckdb") or not os.path.isabs(database):
+        return  # memory databases, URIs (file:...) and relative paths of an Engine the user made
+    os.makedirs(os.path.dirname(database), exist_ok=True)
