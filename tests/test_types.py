@@ -11,8 +11,8 @@ What a backend cannot keep, and how it shows:
 - SQLite stores decimals and wei as text (`DECIMAL_TEXT(p, s)`) so no digit is lost; they read
   back as `Decimal` and map back to `decimal` / `wei`.
 - SQLite keeps no timestamp precision (always microseconds); DuckDB has no precision argument.
-- Text lengths read back on SQLite and MySQL only: PostgreSQL's length sits in a column of
-  `information_schema` that the generic schema reader does not read, DuckDB keeps none.
+- Text lengths read back on SQLite, MySQL and PostgreSQL (`character_maximum_length`); DuckDB
+  keeps none.
 - Wei holds what the backend's decimal holds: 78 digits (PostgreSQL NUMERIC, SQLite text),
   65 (MySQL DECIMAL), 38 (DuckDB DECIMAL); parquet caps it at 76 (arrow's decimal256), and dlt
   itself moves `Wei` objects above ~5.8e38 to a text variant column (plain `Decimal`s load).
@@ -299,7 +299,7 @@ def test_storage_keeps_exact_values(backend: Backend, file_format: str) -> None:
 def expected_storage_types(backend_name: str) -> Dict[str, Dict[str, Any]]:
     """The dlt column types the schema reader should find, with what each backend loses."""
     no_tz = backend_name in NO_TZ_TYPE
-    keeps_text_length = backend_name in ("sqlite", "mariadb")
+    keeps_text_length = backend_name in ("sqlite", "mariadb", "postgresql")
     aware: Dict[str, Any] = {"data_type": "timestamp", "timezone": not no_tz}
     return {
         "id": {"data_type": "bigint"},

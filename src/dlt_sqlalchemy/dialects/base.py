@@ -128,6 +128,7 @@ class DialectCapabilities:
             sa.column("is_nullable"),
             sa.column("numeric_precision"),
             sa.column("numeric_scale"),
+            sa.column("character_maximum_length"),
             sa.column("ordinal_position"),
             schema="information_schema",
         )
@@ -139,12 +140,19 @@ class DialectCapabilities:
                 columns.c.is_nullable,
                 columns.c.numeric_precision,
                 columns.c.numeric_scale,
+                columns.c.character_maximum_length,
             )
             .where(columns.c.table_schema == dataset_name)
             .where(columns.c.table_name.in_(list(table_names)))
             .order_by(columns.c.table_name, columns.c.ordinal_position)
         )
-        return group_storage_columns(connection.execute(query))
+        rows = connection.execute(query)
+        # `character varying` + a length column becomes `character varying(20)`, the form the
+        # type parser reads lengths from (unbounded types report NULL, MSSQL's max reports -1)
+        return group_storage_columns(
+            (t, c, f"{ty}({length})" if length and length > 0 else ty, n, p, sc)
+            for t, c, ty, n, p, sc, length in rows
+        )
 
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
