@@ -185,7 +185,10 @@ _REFUSED_PATTERNS = re.compile(
     re.IGNORECASE,
 )
 # an embedded database file that cannot be created where the URL points
-_MISSING_FILE = re.compile(r"no such file or directory|permission denied|read-only", re.IGNORECASE)
+_MISSING_FILE = re.compile(
+    r"no such file or directory|not a directory|is a directory|permission denied|read-only",
+    re.IGNORECASE,
+)
 # messages that name the missing table as the first thing SQLite says
 _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 

@@ -129,11 +129,17 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         The caller raises it `from None`: driver errors may echo connection parameters, so only
         our scrubbed text travels on.
         """
+        where = str(self.credentials)
+        if isinstance(ex, OSError):
+            # the folder of a SQLite / DuckDB file could not be made: only a new path helps
+            return InvalidCredentials(
+                f"Cannot open the database file of {where}: {self._scrub(str(ex))}. Check the"
+                " path in your credentials."
+            )
         if not isinstance(ex, sa.exc.DBAPIError):
             if mentions_secret(ex, self._secrets()):
                 return InvalidCredentials(self._scrub(f"{type(ex).__name__}: {ex}"))
             return ex  # MissingDriver, UnknownDialect and configuration errors speak for themselves
-        where = str(self.credentials)
         reason = self._scrub(str(ex.orig if ex.orig is not None else ex).strip())
         if connect_verdict(ex, self.dialect_caps) == "transient":
             return DatabaseUnreachable(f"Cannot reach the database at {where}: {reason}")
