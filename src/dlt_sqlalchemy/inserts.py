@@ -10,6 +10,7 @@ import copy
 from typing import Any, Callable, List, Optional, Sequence
 
 import sqlalchemy as sa
+from dlt.common.json import json
 
 # drivers whose DBAPI takes `%s` though SQLAlchemy addresses them with `%(name)s`
 _POSITIONAL_ALTERNATIVE = {"pyformat": "format", "named": "numeric"}
@@ -20,21 +21,29 @@ TProcessor = Optional[Callable[[Any], Any]]
 class BatchInserter:
     """Inserts column-major batches of values into one table.
 
-    JSON columns take JSON text: the readers serialize (or, for parquet, already have) it, so
-    the JSON type's own serializer is skipped rather than applied twice.
+    dlt `json` columns arrive as Python objects or, with `json_is_text`, as JSON text (parquet).
+    A native JSON or string column gets JSON text exactly once (serialized by us, with dlt's
+    encoder that knows dates and decimals); a `TypeDecorator` a mapper chose (like the spec's
+    `JSONString`) gets Python objects and serializes them itself.
     """
 
-    def __init__(self, connection: sa.Connection, table: sa.Table) -> None:
+    def __init__(
+        self,
+        connection: sa.Connection,
+        table: sa.Table,
+        json_columns: Sequence[str] = (),
+        json_is_text: bool = False,
+    ) -> None:
         self.connection = connection
         self.table = table
         dialect = connection.dialect
         self.sql = compile_positional_insert(table, dialect)
-        self.processors: List[TProcessor] = [
-            None
-            if _is_json(column.type)
-            else column.type.dialect_impl(dialect).bind_processor(dialect)
-            for column in table.columns
-        ]
+        self.processors: List[TProcessor] = []
+        for column in table.columns:
+            processor: TProcessor = column.type.dialect_impl(dialect).bind_processor(dialect)
+            if column.name in json_columns:
+                processor = _json_processor(column.type, processor, json_is_text)
+            self.processors.append(processor)
 
     @property
     def column_count(self) -> int:
@@ -72,7 +81,23 @@ def compile_positional_insert(table: sa.Table, dialect: sa.engine.interfaces.Dia
     return str(compiled)
 
 
-def _is_json(type_: sa.types.TypeEngine[Any]) -> bool:
-    if isinstance(type_, sa.types.TypeDecorator):
-        return _is_json(type_.impl_instance)
-    return isinstance(type_, sa.JSON)
+def _json_processor(
+    type_: sa.types.TypeEngine[Any], processor: TProcessor, json_is_text: bool
+) -> TProcessor:
+    if isinstance(type_, sa.types.TypeDecorator):  # a user type serializes objects itself
+        if not json_is_text:
+            return processor
+        if processor is None:
+            return _from_json_text
+        bound = processor
+        return lambda value: bound(_from_json_text(value))
+    # native JSON, or a plain string type a mapper chose for JSON: JSON text, serialized once
+    return None if json_is_text else _to_json_text
+
+
+def _to_json_text(value: Any) -> Optional[str]:
+    return None if value is None else json.dumps(value)
+
+
+def _from_json_text(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str) else value

@@ -138,8 +138,13 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             schema=quoted(dataset),
         )
         table.info["dialect"] = self.dialect
-        table.info["dlt_columns"] = {c["name"]: c for c in columns}
-        return self.dialect_caps.adapt_table(table, table_schema)
+        adapted = self.dialect_caps.adapt_table(table, table_schema)
+        # `adapt_table` may return a new Table (reordered, say): the bookkeeping goes on the result
+        adapted.info["dialect"] = self.dialect
+        fold = self.capabilities.casefold_identifier
+        by_name = {fold(str(c["name"])): c for c in columns}
+        adapted.info["dlt_columns"] = [by_name[str(c.name)] for c in adapted.columns]
+        return adapted
 
     def _sa_type(self, column: TColumnSchema, table: PreparedTableSchema) -> Any:
         return self.type_mapper.to_destination_type(column, table)

@@ -31,23 +31,33 @@ TDecoder = Optional[Callable[[Any], Any]]
 _PUA_TYPES = frozenset({"timestamp", "date", "time", "decimal", "wei", "binary"})
 
 
-def _json_text(value: Any) -> Optional[str]:
-    return None if value is None else json.dumps(custom_pua_decode_nested(value))
+def _json_value(value: Any) -> Any:
+    """A `json` column's value with dlt's typed markers (dates, decimals) decoded inside it."""
+    return None if value is None else custom_pua_decode_nested(value)
 
 
 class InsertLoadJob(RunnableLoadJob, HasFollowupJobs):
-    """Inserts the rows of one file into the job's table (in the staging dataset when dlt says so)."""
+    """Inserts the rows of one file into the job's table (the staging dataset where dlt says)."""
 
-    _job_client: "SqlalchemyJobClient"
+    json_is_text = False
+    """The reader hands `json` columns over as JSON text rather than Python objects."""
+
+    _job_client: SqlalchemyJobClient
 
     def run(self) -> None:
         client = self._job_client
         sql_client = client.sql_client
         table = client.sa_table(self.load_table_name)
         batch_rows = client.capabilities.max_rows_per_insert or DEFAULT_BATCH_ROWS
-        columns = list(table.info["dlt_columns"].values())
+        # dlt columns in the order of the table's columns (an `adapt_table` hook may reorder them)
+        columns: List[Dict[str, Any]] = table.info["dlt_columns"]
+        json_columns = [
+            c.name for c, d in zip(table.columns, columns) if d.get("data_type") == "json"
+        ]
         with sql_client.begin_transaction():
-            inserter = BatchInserter(sql_client.native_connection, table)
+            inserter = BatchInserter(
+                sql_client.native_connection, table, json_columns, self.json_is_text
+            )
             for batch in self.read_batches(columns, batch_rows):
                 try:
                     inserter.insert(batch)
@@ -106,11 +116,13 @@ class TypedJsonlInsertJob(InsertLoadJob):
 class ParquetInsertJob(InsertLoadJob):
     """Loads parquet files row group by row group through batched INSERTs."""
 
+    json_is_text = True  # dlt writes `json` columns to parquet as JSON strings
+
     def read_batches(
         self, columns: Sequence[Dict[str, Any]], batch_rows: int
     ) -> Iterator[TColumns]:
-        from dlt.common.libs.pyarrow import pyarrow  # noqa: F401 - clear error without pyarrow
         import pyarrow.parquet as pq
+        from dlt.common.libs.pyarrow import pyarrow  # noqa: F401 - clear error without pyarrow
 
         with pq.ParquetFile(self._file_path) as parquet:
             present = set(parquet.schema_arrow.names)
@@ -127,11 +139,13 @@ def _jsonl_decoder(data_type: Optional[str]) -> TDecoder:
     if data_type in _PUA_TYPES:
         return custom_pua_decode
     if data_type == "json":
-        return _json_text
+        return _json_value
     return None
 
 
-def _columns_of(rows: Sequence[Dict[str, Any]], names: Sequence[str], decoders: Sequence[TDecoder]) -> TColumns:
+def _columns_of(
+    rows: Sequence[Dict[str, Any]], names: Sequence[str], decoders: Sequence[TDecoder]
+) -> TColumns:
     columns: TColumns = []
     for name, decoder in zip(names, decoders):
         values = [row.get(name) for row in rows]
@@ -205,8 +219,7 @@ def _out_of_range_column(
         if data_type == "bigint":
             bits = column.get("precision") or _INTEGER_BITS.get(sa_column.type.__visit_name__)
             if bits and any(
-                isinstance(v, int) and not -(2 ** (bits - 1)) <= v < 2 ** (bits - 1)
-                for v in values
+                isinstance(v, int) and not -(2 ** (bits - 1)) <= v < 2 ** (bits - 1) for v in values
             ):
                 return str(column["name"])
         elif data_type in ("decimal", "wei"):

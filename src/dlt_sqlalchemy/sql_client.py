@@ -37,7 +37,7 @@ class _ResultCursor:
     def __init__(self, result: sa.CursorResult[Any]) -> None:
         self._result = result
         self.description: Optional[List[Tuple[Any, ...]]] = (
-            [(name, None, None, None, None, None, None) for name in result.keys()]
+            [(name, None, None, None, None, None, None) for name in list(result.keys())]
             if result.returns_rows
             else None
         )
@@ -68,7 +68,9 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         capabilities: DestinationCapabilitiesContext,
         dialect_caps: DialectCapabilities,
     ) -> None:
-        super().__init__(credentials.database, dataset_name, staging_dataset_name, capabilities)
+        super().__init__(
+            credentials.database or "", dataset_name, staging_dataset_name, capabilities
+        )
         self.credentials = credentials
         self.dialect_caps = dialect_caps
         self.home_dataset_name = dataset_name
@@ -181,9 +183,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     # --- statements ---------------------------------------------------------------------------
 
-    def execute_sql(
-        self, sql: Any, *args: Any, **kwargs: Any
-    ) -> Optional[Sequence[Sequence[Any]]]:
+    def execute_sql(self, sql: Any, *args: Any, **kwargs: Any) -> Optional[Sequence[Sequence[Any]]]:
         with self.execute_query(sql, *args, **kwargs) as cursor:
             if cursor.description is None:
                 return None
@@ -280,7 +280,9 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def compile(self, statement: sa.ClauseElement) -> str:
         """Renders `statement` as SQL text for this dialect, with literal values inlined."""
-        return str(statement.compile(dialect=self._dialect(), compile_kwargs={"literal_binds": True}))
+        return str(
+            statement.compile(dialect=self._dialect(), compile_kwargs={"literal_binds": True})
+        )
 
     def _dialect(self) -> sa.engine.interfaces.Dialect:
         from dlt_sqlalchemy.capabilities import dialect_for
@@ -306,7 +308,10 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     def truncate_tables(self, *tables: str) -> None:
         for table in tables:
             ref = self.table_ref(table)
-            if self.dialect_caps.truncate_with_delete or not self.capabilities.supports_truncate_command:
+            if (
+                self.dialect_caps.truncate_with_delete
+                or not self.capabilities.supports_truncate_command
+            ):
                 self.execute_sql(sa.delete(ref))
             else:
                 self.execute_sql(f"TRUNCATE TABLE {self.make_qualified_table_name(table)}")

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any, Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from dlt.common.destination.typing import PreparedTableSchema
+from sqlalchemy.dialects import mysql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
@@ -35,6 +38,12 @@ class MysqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
+
+    def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
+        # MySQL has no unbounded VARCHAR; a mapper's plain `String()` (a user's, say) means text
+        for column in table.columns:
+            column.type = _bounded(column.type)
+        return table
 
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
@@ -102,3 +111,21 @@ def _is_mariadb_json(columns: sa.TableClause) -> sa.ColumnElement[bool]:
         checks.c.level == "Column",
         checks.c.check_clause == sa.func.concat("json_valid(`", quoted_name, "`)"),
     )
+
+
+def _bounded(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
+    inner = type_.impl_instance if isinstance(type_, sa.types.TypeDecorator) else type_
+    unbounded = (
+        isinstance(inner, sa.String)
+        and not isinstance(inner, (sa.Text, sa.Enum))
+        and inner.length is None
+    )
+    if not unbounded:
+        return type_
+    if isinstance(type_, sa.types.TypeDecorator):
+        # keep the decorator's own processing, give it a storable base type
+        adapted = copy.copy(type_)
+        adapted.impl = mysql.LONGTEXT()
+        adapted.__dict__.pop("impl_instance", None)  # memoized from the old impl
+        return adapted
+    return mysql.LONGTEXT()

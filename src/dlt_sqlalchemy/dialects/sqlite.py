@@ -26,7 +26,7 @@ if TYPE_CHECKING:
 MAIN = "main"
 
 # in-memory datasets created per engine; a new connection re-attaches them
-_MEMORY_DATASETS: "weakref.WeakKeyDictionary[sa.Engine, Set[str]]" = weakref.WeakKeyDictionary()
+_MEMORY_DATASETS: weakref.WeakKeyDictionary[sa.Engine, Set[str]] = weakref.WeakKeyDictionary()
 _MEMORY_LOCK = threading.Lock()
 
 
@@ -135,7 +135,7 @@ class SqliteCapabilities(DialectCapabilities):
         schema = _quote(connection, dataset_name)
         query = sa.text(
             "SELECT m.name, p.name, p.type, p.\"notnull\""
-            f" FROM {schema}.sqlite_master AS m, pragma_table_info(m.name, :schema) AS p"  # noqa: S608
+            f" FROM {schema}.sqlite_master AS m, pragma_table_info(m.name, :schema) AS p"
             " WHERE m.type = 'table' AND m.name IN :names ORDER BY m.name, p.cid"
         ).bindparams(sa.bindparam("names", expanding=True))
         tables: Dict[str, List[StorageColumn]] = {}
@@ -160,7 +160,7 @@ class _Layout:
             self.shared_memory_name = database[len("file:") :].split("?", 1)[0]
 
     @classmethod
-    def of(cls, connection: sa.Connection) -> "_Layout":
+    def of(cls, connection: sa.Connection) -> _Layout:
         main_file = _attached(connection).get(MAIN, "")
         return cls(main_file, connection.engine.url)
 
