@@ -133,11 +133,13 @@ class SqliteCapabilities(DialectCapabilities):
         if dataset_name not in _attached(connection) and dataset_name != MAIN:
             return {}
         schema = _quote(connection, dataset_name)
-        query = sa.text(
-            "SELECT m.name, p.name, p.type, p.\"notnull\""
+        # the schema name is a quoted identifier; table names and the schema value are bound
+        sql = (
+            'SELECT m.name, p.name, p.type, p."notnull"'  # noqa: S608
             f" FROM {schema}.sqlite_master AS m, pragma_table_info(m.name, :schema) AS p"
             " WHERE m.type = 'table' AND m.name IN :names ORDER BY m.name, p.cid"
-        ).bindparams(sa.bindparam("names", expanding=True))
+        )
+        query = sa.text(sql).bindparams(sa.bindparam("names", expanding=True))
         tables: Dict[str, List[StorageColumn]] = {}
         rows = connection.execute(query, {"schema": dataset_name, "names": list(table_names)})
         for table_name, name, db_type, not_null in rows:
