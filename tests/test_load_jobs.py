@@ -13,7 +13,8 @@ import pytest
 from dlt.common.json import json
 
 from conftest import Backend
-from dlt_sqlalchemy.load_jobs import TypedJsonlInsertJob
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath, LoadRequest
+from dlt_sqlalchemy.readers import read_typed_jsonl
 
 
 def _write_typed_jsonl(path: Any, lines: List[List[Dict[str, Any]]], compress: bool) -> None:
@@ -35,14 +36,13 @@ def test_typed_jsonl_batches_cross_line_boundaries(tmp_path: Any, compress: bool
     ]
     path = tmp_path / "t.0.0.typed-jsonl"
     _write_typed_jsonl(path, lines, compress)
-    job = TypedJsonlInsertJob(str(path))
     columns = [
         {"name": "id", "data_type": "bigint"},
         {"name": "at", "data_type": "date"},
         {"name": "amount", "data_type": "decimal"},
         {"name": "missing", "data_type": "text"},
     ]
-    batches = job.read_batches(columns, batch_rows=5)
+    batches = read_typed_jsonl(str(path), columns, batch_rows=5)
     assert inspect.isgenerator(batches), "the file is streamed, never read whole"
     sizes, ids, dates, amounts = [], [], [], []
     for batch in batches:
@@ -89,3 +89,64 @@ def test_batch_size_is_configurable_and_loads_everything(backend: Backend) -> No
         f"SELECT count(*), sum(id) FROM {backend.qualified(pipeline.dataset_name, 'many')}"
     )
     assert tuple(count[0]) == (100, sum(range(100)))
+
+
+def _load_paths_of(info: Any) -> set[str]:
+    """The load paths recorded in the job metrics of a load."""
+    paths = set()
+    for metrics in info.metrics.values():
+        for job in metrics[0]["job_metrics"].values():
+            if job.remote_url and job.remote_url.startswith("load-path:"):
+                paths.add(job.remote_url.split(":", 1)[1])
+    return paths
+
+
+def test_load_path_is_recorded_in_job_metrics(backend: Backend) -> None:
+    """Each job says which load path moved its rows."""
+    pipeline = backend.pipeline()
+    info = pipeline.run([{"id": 1}], table_name="t")
+    paths = _load_paths_of(info)
+    assert paths and paths <= {p.name for p in _dialect_paths(pipeline)}
+
+
+def _dialect_paths(pipeline: dlt.Pipeline) -> Any:
+    with pipeline.destination_client() as client:
+        return client.dialect_caps.load_paths()
+
+
+def test_forced_load_path_is_used_and_an_unknown_one_is_refused(backend: Backend) -> None:
+    """`load_path="executemany"` forces the portable path; a name no path has fails clearly."""
+    pipeline = backend.pipeline(destination=backend.destination(load_path="executemany"))
+    info = pipeline.run([{"id": 1}], table_name="t")
+    assert _load_paths_of(info) == {"executemany"}
+    broken = backend.pipeline(destination=backend.destination(load_path="carrier_pigeon"))
+    with pytest.raises(Exception, match="carrier_pigeon") as failure:
+        broken.run([{"id": 1}], table_name="t")
+    assert "executemany" in str(failure.value)
+
+
+class _CountingPath(LoadPath):
+    """A registered dialect's own path, to show the hook is what the job consults."""
+
+    name = "counting"
+    file_formats = ("typed-jsonl",)
+    calls = 0
+
+    def load(self, request: LoadRequest) -> int:
+        type(self).calls += 1
+        return ExecutemanyPath().load(request)
+
+
+def test_dialect_load_paths_hook_chooses_the_path(backend: Backend, monkeypatch: Any) -> None:
+    """The first available path of `DialectCapabilities.load_paths()` loads the file."""
+    from dlt_sqlalchemy.dialects import get_dialect_capabilities
+
+    dialect_class = type(get_dialect_capabilities(backend.engine.url.get_backend_name()))
+    monkeypatch.setattr(
+        dialect_class, "load_paths", lambda self: (_CountingPath(), ExecutemanyPath())
+    )
+    pipeline = backend.pipeline()
+    info = pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+    assert _load_paths_of(info) == {"counting"}
+    assert _CountingPath.calls >= 1
+    assert sorted(r[0] for r in pipeline.dataset().t.select("id").fetchall()) == [1, 2]

@@ -156,6 +156,9 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Create PRIMARY KEY constraints for columns with the `primary_key` hint."""
     engine_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Forwarded to `sqlalchemy.create_engine` (pool settings, `connect_args`, `echo`...)."""
+    load_path: Optional[str] = None
+    """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
+    dialect's fastest available path loads each file."""
     engine_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Deprecated name of `engine_kwargs`."""
 

@@ -38,7 +38,8 @@ from dlt.destinations.job_client_impl import SqlJobClientWithStagingDataset
 from dlt_sqlalchemy.capabilities import dialect_for
 from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
-from dlt_sqlalchemy.load_jobs import ParquetInsertJob, TypedJsonlInsertJob
+from dlt_sqlalchemy.load_jobs import LoadFileJob
+from dlt_sqlalchemy.readers import READERS
 from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
 from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
@@ -199,11 +200,8 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         job = super().create_load_job(table, file_path, load_id, restore)
         if job is not None:
             return job
-        file_format = ParsedLoadJobFileName.parse(file_path).file_format
-        if file_format == "typed-jsonl":
-            return TypedJsonlInsertJob(file_path)
-        if file_format == "parquet":
-            return ParquetInsertJob(file_path)
+        if ParsedLoadJobFileName.parse(file_path).file_format in READERS:
+            return LoadFileJob(file_path)
         return None
 
     def _create_replace_followup_jobs(

@@ -14,6 +14,8 @@ import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
@@ -153,6 +155,11 @@ class DialectCapabilities:
             (t, c, f"{ty}({length})" if length and length > 0 else ty, n, p, sc)
             for t, c, ty, n, p, sc, length in rows
         )
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """The ways this dialect can load a file, fastest first; the job takes the first that
+        handles the file format and is available. `executemany` must stay as the last resort."""
+        return (ExecutemanyPath(),)
 
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]

@@ -1,0 +1,107 @@
+"""Load paths: how the rows of one file reach the database.
+
+Each dialect offers its paths, fastest first, through `DialectCapabilities.load_paths()`; the job
+takes the first one that handles the file format and is available here (driver installed, server
+allows it), unless the `load_path` option forces one. `executemany` handles every format on every
+dialect, so there is always a path. A path loads inside the job's transaction and must not commit.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from abc import ABC, abstractmethod
+from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+
+import sqlalchemy as sa
+
+from dlt_sqlalchemy.inserts import BatchInserter
+from dlt_sqlalchemy.readers import JSON_IS_TEXT, READERS, TColumns
+
+
+@dataclasses.dataclass
+class LoadRequest:
+    """One file to load into one table, inside an open transaction."""
+
+    connection: sa.Connection
+    table: sa.Table
+    columns: List[Dict[str, Any]]
+    """dlt column schemas, in the order of `table.columns`."""
+    file_path: str
+    file_format: str
+    batch_rows: int
+
+
+class BatchFailed(Exception):
+    """A batch was refused; carries the batch so the job can say which value did not fit."""
+
+    def __init__(self, cause: Exception, batch: Optional[TColumns]) -> None:
+        super().__init__(str(cause))
+        self.cause = cause
+        self.batch = batch
+
+
+class LoadPath(ABC):
+    """A way to move a file's rows into a table. Subclass it to add a bulk path for a dialect."""
+
+    name: ClassVar[str]
+    file_formats: ClassVar[Tuple[str, ...]]
+
+    def is_available(self, request: LoadRequest) -> bool:
+        """Whether this path can run here (driver present, server settings allow it)."""
+        return True
+
+    @abstractmethod
+    def load(self, request: LoadRequest) -> int:
+        """Loads every row of the file; returns how many. Raise `BatchFailed` on refused data."""
+
+
+class ExecutemanyPath(LoadPath):
+    """Batched INSERTs through the driver's `executemany`: works with any dialect and driver."""
+
+    name = "executemany"
+    file_formats = ("typed-jsonl", "parquet")
+
+    def load(self, request: LoadRequest) -> int:
+        json_columns = [
+            column.name
+            for column, dlt_column in zip(request.table.columns, request.columns)
+            if dlt_column.get("data_type") == "json"
+        ]
+        inserter = BatchInserter(
+            request.connection, request.table, json_columns, JSON_IS_TEXT[request.file_format]
+        )
+        reader = READERS[request.file_format]
+        rows = 0
+        for batch in reader(request.file_path, request.columns, request.batch_rows):
+            try:
+                rows += inserter.insert(batch)
+            except Exception as ex:
+                raise BatchFailed(ex, batch) from ex
+        return rows
+
+
+def choose_load_path(
+    paths: Sequence[LoadPath], request: LoadRequest, forced: Optional[str] = None
+) -> LoadPath:
+    """The first path of `paths` for the file's format that is available, or the forced one."""
+    candidates = [p for p in paths if request.file_format in p.file_formats]
+    if forced:
+        for path in candidates:
+            if path.name == forced:
+                if not path.is_available(request):
+                    raise LoadPathUnavailable(forced, request.file_format, candidates)
+                return path
+        raise LoadPathUnavailable(forced, request.file_format, candidates)
+    for path in candidates:
+        if path.is_available(request):
+            return path
+    return ExecutemanyPath()
+
+
+class LoadPathUnavailable(ValueError):
+    def __init__(self, name: str, file_format: str, candidates: Sequence[LoadPath]) -> None:
+        known = ", ".join(p.name for p in candidates) or "none"
+        super().__init__(
+            f"The load path `{name}` was forced (option `load_path`) but cannot load"
+            f" {file_format} files here. Paths for {file_format} on this dialect: {known}."
+        )
