@@ -874,3 +874,27 @@ def test_sql_error_text_never_carries_the_password(
     assert "***" in str(raised.value)
     # SQLAlchemy's own statement echo (DEBUG) prints the statement as written; only ours counts
     assert_hidden_in(secret, raised.value, dlt_log_text(all_logs))
+
+
+def test_mariadb_session_is_strict_even_when_the_server_is_not(tmp_path: Any) -> None:
+    """A non-strict server would truncate an over-long value silently; our sessions refuse it."""
+    import sqlalchemy as sa
+
+    from conftest import Backend, require_server
+
+    url = require_server("mariadb")
+    backend = Backend("mariadb", url, tmp_path)
+    try:
+        pipeline = backend.pipeline(
+            destination=backend.destination(
+                engine_kwargs={"connect_args": {"init_command": "SET SESSION sql_mode=''"}}
+            )
+        )
+        pipeline.run([{"id": 0, "code": "ok"}], table_name="t", columns={"code": {"precision": 3}})
+        with pytest.raises(Exception, match="code"):
+            pipeline.run([{"id": 1, "code": "far too long"}], table_name="t")
+        rows = backend.query(f"SELECT id FROM {backend.qualified(pipeline.dataset_name, 't')}")
+        assert [r[0] for r in rows] == [0]
+        assert isinstance(backend.engine, sa.Engine)
+    finally:
+        backend.cleanup()

@@ -13,7 +13,7 @@ from typing import Any, AnyStr, Callable, Dict, Iterator, List, Optional, Sequen
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.dataset import DBApiCursor
-from dlt.destinations.sql_client import SqlClientBase, raise_database_error
+from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.typing import DBTransaction
 
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
@@ -293,17 +293,15 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         assert dialect is not None
         return dialect
 
-    @raise_database_error
+    # dataset operations go through `run`: the same commit rules and scrubbed error translation
     def has_dataset(self) -> bool:
-        return self.dialect_caps.has_dataset(self, self.dataset_name)
+        return self.run(lambda _: self.dialect_caps.has_dataset(self, self.dataset_name))
 
-    @raise_database_error
     def create_dataset(self) -> None:
-        self.dialect_caps.create_dataset(self, self.dataset_name)
+        self.run(lambda _: self.dialect_caps.create_dataset(self, self.dataset_name))
 
-    @raise_database_error
     def drop_dataset(self) -> None:
-        self.dialect_caps.drop_dataset(self, self.dataset_name)
+        self.run(lambda _: self.dialect_caps.drop_dataset(self, self.dataset_name))
 
     def truncate_tables(self, *tables: str) -> None:
         for table in tables:

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -12,6 +12,9 @@ from sqlalchemy.dialects import mysql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
 # identifiers (tables, columns, schemas) are limited to 64 characters; SQLAlchemy's dialect
 # reports 255, the limit of column labels, which is not what CREATE TABLE enforces
@@ -38,6 +41,15 @@ class MysqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
+
+    def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
+        # outside strict mode MySQL truncates an over-long value with a warning and loads it;
+        # a value the column cannot hold must fail the load instead
+        connection.exec_driver_sql(
+            "SET SESSION sql_mode = IF(FIND_IN_SET('STRICT_ALL_TABLES', @@SESSION.sql_mode) > 0,"
+            " @@SESSION.sql_mode,"
+            " CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'))"
+        )
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
         # MySQL has no unbounded VARCHAR; a mapper's plain `String()` (a user's, say) means text
