@@ -61,13 +61,19 @@ class UnsupportedColumnType(DestinationTerminalException, ValueError):
 
 
 class IdentifierTooLong(DestinationTerminalException, ValueError):
-    def __init__(self, kind: str, identifier: str, limit: int, table_name: str) -> None:
+    def __init__(
+        self, kind: str, identifier: str, limit: int, table_name: str, unit: str = "characters"
+    ) -> None:
         self.identifier = identifier
         self.limit = limit
+        self.table_name = table_name
+        size = len(identifier.encode("utf-8")) if unit == "bytes" else len(identifier)
+        where = "" if kind == "table" else f" (table `{table_name}`)"
         msg = (
-            f"The {kind} name `{identifier}` (table `{table_name}`) has {len(identifier)}"
-            f" characters; the database allows {limit}. Use a shorter name or let dlt's naming"
-            " convention shorten it (it does for the limit it knows at normalize time)."
+            f"The {kind} name `{identifier}`{where} has {size} {unit}; the database allows"
+            f" {limit}. Nothing was created or loaded. Use a shorter name, or a naming convention"
+            " that shortens names to this limit (dlt's conventions shorten by characters, to the"
+            " limit known before connecting)."
         )
         super().__init__(msg)
 
@@ -97,8 +103,10 @@ class ValueNotStorable(DatabaseTerminalException):
         self.table_name = table_name
         self.column_name = column_name
         self.reason = reason
-        where = f"column `{column_name}` of table `{table_name}`" if column_name else (
-            f"table `{table_name}`"
+        where = (
+            f"column `{column_name}` of table `{table_name}`"
+            if column_name
+            else (f"table `{table_name}`")
         )
         msg = f"A value does not fit {where}: {reason}. No rows of this file were loaded."
         super().__init__(dbapi_exception or ValueError(reason))

@@ -38,6 +38,7 @@ from dlt.destinations.job_client_impl import SqlJobClientWithStagingDataset
 from dlt_sqlalchemy.capabilities import dialect_for
 from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.exceptions import IdentifierTooLong
 from dlt_sqlalchemy.load_jobs import LoadFileJob
 from dlt_sqlalchemy.readers import READERS
 from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
@@ -146,6 +147,45 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         by_name = {fold(str(c["name"])): c for c in columns}
         adapted.info["dlt_columns"] = [by_name[str(c.name)] for c in adapted.columns]
         return adapted
+
+    def verify_schema(
+        self,
+        only_tables: Iterable[str] = None,  # type: ignore[assignment]
+        new_jobs: Iterable[ParsedLoadJobFileName] = None,  # type: ignore[assignment]
+    ) -> List[PreparedTableSchema]:
+        loaded_tables = super().verify_schema(only_tables, new_jobs)
+        self._verify_identifiers(loaded_tables)
+        return loaded_tables
+
+    def _verify_identifiers(self, tables: Sequence[PreparedTableSchema]) -> None:
+        """Refuses names the server would reject or truncate, before any DDL runs.
+
+        dlt's naming convention shortens names at normalize time, to the limit known before
+        connecting; the server may allow less (Oracle before 12.2) or count bytes (PostgreSQL).
+        """
+        caps, fits, fold = (
+            self.capabilities,
+            self.dialect_caps.identifier_fits,
+            (self.capabilities.casefold_identifier),
+        )
+        unit = self.dialect_caps.identifier_unit
+        for dataset in (self.sql_client.home_dataset_name, self.sql_client.staging_dataset_name):
+            if dataset and not fits(fold(dataset), caps.max_identifier_length):
+                raise IdentifierTooLong(
+                    "dataset", fold(dataset), caps.max_identifier_length, fold(dataset), unit
+                )
+        for table in tables:
+            table_name = fold(str(table["name"]))
+            if not fits(table_name, caps.max_identifier_length):
+                raise IdentifierTooLong(
+                    "table", table_name, caps.max_identifier_length, table_name, unit
+                )
+            for column in table["columns"]:
+                column_name = fold(str(column))
+                if not fits(column_name, caps.max_column_identifier_length):
+                    raise IdentifierTooLong(
+                        "column", column_name, caps.max_column_identifier_length, table_name, unit
+                    )
 
     def _sa_type(self, column: TColumnSchema, table: PreparedTableSchema) -> Any:
         return self.type_mapper.to_destination_type(column, table)

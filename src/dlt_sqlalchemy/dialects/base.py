@@ -156,6 +156,18 @@ class DialectCapabilities:
             for t, c, ty, n, p, sc, length in rows
         )
 
+    identifier_unit: str = "characters"
+    """What the identifier limit counts: `characters`, or `bytes` of UTF-8 (PostgreSQL, Oracle)."""
+
+    def identifier_fits(self, identifier: str, limit: Optional[int]) -> bool:
+        """Whether the database keeps `identifier` whole under `limit` (None: no limit)."""
+        if limit is None:
+            return True
+        size = (
+            len(identifier.encode("utf-8")) if self.identifier_unit == "bytes" else len(identifier)
+        )
+        return size <= limit
+
     def load_paths(self) -> Sequence[LoadPath]:
         """The ways this dialect can load a file, fastest first; the job takes the first that
         handles the file format and is available. `executemany` must stay as the last resort."""

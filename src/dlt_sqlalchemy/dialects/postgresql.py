@@ -12,6 +12,10 @@ from dlt_sqlalchemy.dialects.types import PostgresqlTypeMapper
 
 
 class PostgresqlCapabilities(DialectCapabilities):
+    # NAMEDATALEN is 64 bytes; longer names are truncated silently (a NOTICE), which would make
+    # two long names collide or a table unfindable: we refuse them up front instead
+    identifier_unit = "bytes"
+
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
     ) -> None:
