@@ -156,6 +156,10 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Create PRIMARY KEY constraints for columns with the `primary_key` hint."""
     engine_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Forwarded to `sqlalchemy.create_engine` (pool settings, `connect_args`, `echo`...)."""
+    staging_table_prefix: Optional[str] = None
+    """Keep the staging dataset's tables in the dataset itself, named `<prefix><table>`, instead
+    of in a schema of their own: for logins that may not CREATE SCHEMA (Oracle users, locked-down
+    servers). Off by default."""
     load_path: Optional[str] = None
     """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
     dialect's fastest available path loads each file."""

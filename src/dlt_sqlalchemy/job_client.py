@@ -67,6 +67,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             credentials,
             capabilities,
             dialect_caps,
+            staging_table_prefix=config.staging_table_prefix,
         )
         super().__init__(schema, config, sql_client)
         self.config = config
@@ -132,12 +133,15 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         primary_key = [quoted(str(c["name"])) for c in columns if c.get("primary_key")]
         if self.config.create_primary_keys and primary_key:
             constraints.append(sa.PrimaryKeyConstraint(*primary_key))
+        physical_dataset, physical_table = self.sql_client.physical_name(
+            str(table_schema["name"]), dataset
+        )
         table = sa.Table(
-            quoted(str(table_schema["name"])),
+            quoted(physical_table),
             sa.MetaData(),
             *sa_columns,
             *constraints,
-            schema=quoted(dataset),
+            schema=quoted(physical_dataset),
         )
         table.info["dialect"] = self.dialect
         adapted = self.dialect_caps.adapt_table(table, table_schema)
@@ -150,10 +154,11 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
 
     def verify_schema(
         self,
-        only_tables: Iterable[str] = None,  # type: ignore[assignment]
-        new_jobs: Iterable[ParsedLoadJobFileName] = None,  # type: ignore[assignment]
+        only_tables: Optional[Iterable[str]] = None,
+        new_jobs: Optional[Iterable[ParsedLoadJobFileName]] = None,
     ) -> List[PreparedTableSchema]:
-        loaded_tables = super().verify_schema(only_tables, new_jobs)
+        # dlt's base declares these parameters without Optional, yet defaults them to None
+        loaded_tables = super().verify_schema(only_tables, new_jobs)  # type: ignore[arg-type]
         self._verify_identifiers(loaded_tables)
         return loaded_tables
 
@@ -208,18 +213,20 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         if not names:
             return
         fold = self.capabilities.casefold_identifier
-        dataset = fold(self.sql_client.dataset_name)
+        located = {name: self.sql_client.physical_name(name) for name in names}
+        dataset = fold(next(iter(located.values()))[0])
+        physical = {name: fold(table) for name, (_, table) in located.items()}
         try:
             stored = self.sql_client.run(
                 lambda conn: self.dialect_caps.read_storage_columns(
-                    conn, dataset, [fold(n) for n in names]
+                    conn, dataset, list(physical.values())
                 )
             )
         except DatabaseUndefinedRelation:
             stored = {}
         for name in names:
             columns: TTableSchemaColumns = {}
-            for column in stored.get(fold(name), []):
+            for column in stored.get(physical[name], []):
                 columns[column.name] = {
                     "name": column.name,
                     "nullable": column.nullable,

@@ -67,6 +67,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         credentials: SqlalchemyCredentials,
         capabilities: DestinationCapabilitiesContext,
         dialect_caps: DialectCapabilities,
+        staging_table_prefix: Optional[str] = None,
     ) -> None:
         super().__init__(
             credentials.database or "", dataset_name, staging_dataset_name, capabilities
@@ -75,6 +76,9 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         self.dialect_caps = dialect_caps
         self.home_dataset_name = dataset_name
         """The dataset this client was made for, also while `with_staging_dataset()` is active."""
+        self.staging_table_prefix = staging_table_prefix
+        """When set, the staging dataset is not a schema of its own: its tables live in the home
+        dataset under this prefix (for logins that may not CREATE SCHEMA, Oracle users...)."""
         self._conn: Optional[sa.Connection] = None
         self._opened = 0
         self._tx: Optional[sa.Transaction] = None
@@ -274,9 +278,38 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             return sa.sql.quoted_name(name, quote=True)
         return name
 
+    def physical_name(self, table_name: str, dataset_name: Optional[str] = None) -> Tuple[str, str]:
+        """(schema, table) where `table_name` of the current (or the given) dataset is stored.
+
+        The same as the logical names, except for a staging dataset kept in the home dataset.
+        """
+        dataset = dataset_name or self.dataset_name
+        if self.staging_table_prefix and dataset == self.staging_dataset_name:
+            return self.home_dataset_name, self.staging_table_prefix + table_name
+        return dataset, table_name
+
+    @property
+    def staging_in_home_dataset(self) -> bool:
+        return bool(self.staging_table_prefix) and self.is_staging_dataset_active
+
+    def make_qualified_table_name_path(
+        self,
+        table_name: Optional[str],
+        quote: bool = True,
+        casefold: bool = True,
+        dataset_name: Optional[str] = None,
+        catalog: Optional[str] = None,
+    ) -> List[str]:
+        if table_name and dataset_name is None:
+            dataset_name, table_name = self.physical_name(table_name)
+        return super().make_qualified_table_name_path(
+            table_name, quote=quote, casefold=casefold, dataset_name=dataset_name, catalog=catalog
+        )
+
     def table_ref(self, table_name: str, *columns: sa.ColumnClause[Any]) -> sa.TableClause:
         """A lightweight reference to a table of the current dataset."""
-        return sa.table(self.quoted(table_name), *columns, schema=self.quoted(self.dataset_name))
+        dataset, table = self.physical_name(table_name)
+        return sa.table(self.quoted(table), *columns, schema=self.quoted(dataset))
 
     def compile(self, statement: sa.ClauseElement) -> str:
         """Renders `statement` as SQL text for this dialect, with literal values inlined."""
@@ -295,13 +328,27 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     # dataset operations go through `run`: the same commit rules and scrubbed error translation
     def has_dataset(self) -> bool:
-        return self.run(lambda _: self.dialect_caps.has_dataset(self, self.dataset_name))
+        dataset = self.home_dataset_name if self.staging_in_home_dataset else self.dataset_name
+        return self.run(lambda _: self.dialect_caps.has_dataset(self, dataset))
 
     def create_dataset(self) -> None:
+        if self.staging_in_home_dataset:
+            if not self.has_dataset():
+                self.run(lambda _: self.dialect_caps.create_dataset(self, self.home_dataset_name))
+            return
         self.run(lambda _: self.dialect_caps.create_dataset(self, self.dataset_name))
 
     def drop_dataset(self) -> None:
+        if self.staging_in_home_dataset:
+            self.drop_tables(*self._staging_tables_in_home())
+            return
         self.run(lambda _: self.dialect_caps.drop_dataset(self, self.dataset_name))
+
+    def _staging_tables_in_home(self) -> List[str]:
+        """Logical names of the staging tables kept (prefixed) in the home dataset."""
+        prefix = self.capabilities.casefold_identifier(self.staging_table_prefix or "")
+        names = self.run(lambda conn: self.dialect_caps.list_tables(conn, self.home_dataset_name))
+        return [name[len(prefix) :] for name in names if name.startswith(prefix)]
 
     def truncate_tables(self, *tables: str) -> None:
         for table in tables:
@@ -317,7 +364,8 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     def drop_tables(self, *tables: str) -> None:
         metadata = sa.MetaData()
         for table in tables:
-            sa_table = sa.Table(self.quoted(table), metadata, schema=self.quoted(self.dataset_name))
+            dataset, name = self.physical_name(table)
+            sa_table = sa.Table(self.quoted(name), metadata, schema=self.quoted(dataset))
             self.execute_sql(sa.schema.DropTable(sa_table, if_exists=True))
 
     # --- errors -------------------------------------------------------------------------------

@@ -113,6 +113,17 @@ class DialectCapabilities:
             sa.schema.DropSchema(client.quoted(dataset_name), cascade=self.drop_schema_cascade)
         )
 
+    def list_tables(self, connection: sa.Connection, dataset_name: str) -> List[str]:
+        """Names of the tables in a dataset (information_schema; SQLite overrides)."""
+        tables = sa.table(
+            "tables",
+            sa.column("table_schema"),
+            sa.column("table_name"),
+            schema="information_schema",
+        )
+        query = sa.select(tables.c.table_name).where(tables.c.table_schema == dataset_name)
+        return [str(name) for name in connection.execute(query).scalars()]
+
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
     ) -> Dict[str, List[StorageColumn]]:

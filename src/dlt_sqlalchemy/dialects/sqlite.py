@@ -117,13 +117,17 @@ class SqliteCapabilities(DialectCapabilities):
             if os.path.exists(path + suffix):
                 os.remove(path + suffix)
 
-    def _drop_all_tables(self, connection: sa.Connection, dataset_name: str) -> None:
+    def list_tables(self, connection: sa.Connection, dataset_name: str) -> List[str]:
         schema = _quote(connection, dataset_name)
         names = connection.exec_driver_sql(
             f"SELECT name FROM {schema}.sqlite_master WHERE type = 'table'"  # noqa: S608
             " AND name NOT LIKE 'sqlite_%'"
         ).scalars()
-        for name in list(names):
+        return [str(name) for name in names]
+
+    def _drop_all_tables(self, connection: sa.Connection, dataset_name: str) -> None:
+        schema = _quote(connection, dataset_name)
+        for name in self.list_tables(connection, dataset_name):
             connection.exec_driver_sql(f"DROP TABLE {schema}.{_quote(connection, name)}")
         _commit(connection)
 
@@ -182,9 +186,7 @@ def _attached(connection: sa.Connection) -> Dict[str, str]:
 
 def _attach(connection: sa.Connection, location: str, dataset: str) -> None:
     _commit(connection)  # ATTACH cannot run inside a transaction
-    connection.exec_driver_sql(
-        f"ATTACH DATABASE ? AS {_quote(connection, dataset)}", (location,)
-    )
+    connection.exec_driver_sql(f"ATTACH DATABASE ? AS {_quote(connection, dataset)}", (location,))
     _commit(connection)
 
 
@@ -207,4 +209,3 @@ def _memory_datasets(engine: sa.Engine) -> Set[str]:
 
 def _quote(connection: sa.Connection, name: str) -> str:
     return connection.dialect.identifier_preparer.quote_identifier(name)
-
