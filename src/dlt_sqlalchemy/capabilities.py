@@ -21,26 +21,36 @@ DEFAULT_BATCH_ROWS = 10_000
 
 def base_capabilities() -> DestinationCapabilitiesContext:
     """What holds for every dialect before we know which one it is."""
-    caps = DestinationCapabilitiesContext.generic_capabilities()
-    caps.preferred_loader_file_format = "typed-jsonl"
-    caps.supported_loader_file_formats = ["typed-jsonl", "parquet", "model"]
-    caps.preferred_staging_file_format = None
-    caps.supported_staging_file_formats = []
-    caps.type_mapper = SqlalchemyTypeMapper
-    caps.has_case_sensitive_identifiers = True
-    caps.decimal_precision = (38, 9)
-    caps.wei_precision = (38, 0)
-    caps.max_identifier_length = 63
-    caps.max_column_identifier_length = 63
-    caps.max_query_length = 32 * 1024 * 1024
-    caps.is_max_query_length_in_bytes = True
-    caps.max_text_data_type_length = 1024 * 1024 * 1024
-    caps.is_max_text_data_type_length_in_bytes = True
-    caps.supports_ddl_transactions = True
-    caps.supports_transactions = True
-    caps.supports_multiple_statements = False
-    caps.max_rows_per_insert = DEFAULT_BATCH_ROWS
-    caps.max_query_parameters = 65_535
+    caps = DestinationCapabilitiesContext.generic_capabilities(
+        preferred_loader_file_format="typed-jsonl"
+    )
+    mib = 1024 * 1024
+    caps.update(
+        {
+            # files: typed-jsonl by default; parquet and SQL models too; no staging destination
+            "supported_loader_file_formats": ["typed-jsonl", "parquet", "model"],
+            "preferred_staging_file_format": None,
+            "supported_staging_file_formats": [],
+            "type_mapper": SqlalchemyTypeMapper,
+            # identifiers: the strictest common limit until the dialect says more (PostgreSQL's)
+            "has_case_sensitive_identifiers": True,
+            "max_identifier_length": 63,
+            "max_column_identifier_length": 63,
+            # numbers that every dialect's DECIMAL holds (DuckDB, MSSQL and Oracle stop at 38)
+            "decimal_precision": (38, 9),
+            "wei_precision": (38, 0),
+            "max_query_length": 32 * mib,
+            "is_max_query_length_in_bytes": True,
+            "max_text_data_type_length": 1024 * mib,
+            "is_max_text_data_type_length_in_bytes": True,
+            # one statement per execute: many drivers refuse `;`-joined scripts
+            "supports_multiple_statements": False,
+            "supports_transactions": True,
+            "supports_ddl_transactions": True,
+            "max_rows_per_insert": DEFAULT_BATCH_ROWS,
+            "max_query_parameters": 65_535,
+        }
+    )
     caps.supported_merge_strategies = ["delete-insert", "scd2"]
     caps.supported_replace_strategies = [
         "truncate-and-insert",

@@ -68,14 +68,13 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
                 )
             warnings.warn(ENGINE_ARGS_DEPRECATED, DeprecationWarning, stacklevel=2)
             engine_kwargs = engine_args
+        constraints = {
+            "create_primary_keys": create_primary_keys,
+            "create_unique_indexes": create_unique_indexes,
+        }
+        naming = {"destination_name": destination_name, "environment": environment}
         super().__init__(
-            credentials=credentials,
-            create_unique_indexes=create_unique_indexes,
-            create_primary_keys=create_primary_keys,
-            destination_name=destination_name,
-            environment=environment,
-            engine_kwargs=engine_kwargs,
-            **kwargs,
+            credentials=credentials, engine_kwargs=engine_kwargs, **constraints, **naming, **kwargs
         )
 
     @property
@@ -106,10 +105,12 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
         cls,
         caps: DestinationCapabilitiesContext,
         config: SqlalchemyClientConfiguration,
-        naming: Optional[NamingConvention],
+        naming: NamingConvention | None,
     ) -> DestinationCapabilitiesContext:
-        caps = adjust_to_credentials(caps, config.credentials)
-        return super().adjust_capabilities(caps, config, naming)
+        """The dialect of the configured URL (or Engine) first, then dlt's naming adjustments."""
+        return super().adjust_capabilities(
+            adjust_to_credentials(caps, config.credentials), config, naming
+        )
 
 
 def _displayable_credentials(credentials: Any) -> str:

@@ -55,17 +55,16 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         self,
         schema: Schema,
         config: SqlalchemyClientConfiguration,
-        capabilities: DestinationCapabilitiesContext,
+        caps: DestinationCapabilitiesContext,
     ) -> None:
         credentials = config.credentials
-        dialect_caps: DialectCapabilities = capabilities.dialect_capabilities or (
+        dialect_caps: DialectCapabilities = caps.dialect_capabilities or (
             get_dialect_capabilities(credentials.backend_name)
         )
         sql_client = SqlalchemySqlClient(
-            config.normalize_dataset_name(schema),
-            config.normalize_staging_dataset_name(schema),
             credentials,
-            capabilities,
+            (config.normalize_dataset_name(schema), config.normalize_staging_dataset_name(schema)),
+            caps,
             dialect_caps,
             staging_table_prefix=config.staging_table_prefix,
         )
@@ -75,7 +74,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         dialect = dialect_for(credentials)
         assert dialect is not None, "credentials are resolved, so the dialect is known"
         self.dialect = dialect
-        mapper = capabilities.get_type_mapper(dialect)
+        mapper = caps.get_type_mapper(dialect)
         self.type_mapper = mapper
         self._tables: Dict[Tuple[str, str, Tuple[str, ...]], sa.Table] = {}
 
@@ -244,12 +243,10 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
     def create_load_job(
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
     ) -> LoadJob:
-        job = super().create_load_job(table, file_path, load_id, restore)
-        if job is not None:
-            return job
+        """Data files load by our load paths; `.sql` and `.model` files by dlt's own jobs."""
         if ParsedLoadJobFileName.parse(file_path).file_format in READERS:
             return LoadFileJob(file_path)
-        return None
+        return super().create_load_job(table, file_path, load_id, restore)
 
     def _create_replace_followup_jobs(
         self, table_chain: Sequence[PreparedTableSchema]

@@ -62,16 +62,15 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def __init__(
         self,
-        dataset_name: str,
-        staging_dataset_name: str,
         credentials: SqlalchemyCredentials,
-        capabilities: DestinationCapabilitiesContext,
+        datasets: Tuple[str, str],
+        caps: DestinationCapabilitiesContext,
         dialect_caps: DialectCapabilities,
         staging_table_prefix: Optional[str] = None,
     ) -> None:
-        super().__init__(
-            credentials.database or "", dataset_name, staging_dataset_name, capabilities
-        )
+        """`datasets` names the dataset and its staging dataset."""
+        dataset_name, staging_dataset_name = datasets
+        super().__init__(credentials.database or "", dataset_name, staging_dataset_name, caps)
         self.credentials = credentials
         self.dialect_caps = dialect_caps
         self.home_dataset_name = dataset_name
@@ -294,11 +293,11 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def make_qualified_table_name_path(
         self,
-        table_name: Optional[str],
+        table_name: str | None,
         quote: bool = True,
         casefold: bool = True,
-        dataset_name: Optional[str] = None,
-        catalog: Optional[str] = None,
+        dataset_name: str | None = None,
+        catalog: str | None = None,
     ) -> List[str]:
         if table_name and dataset_name is None:
             dataset_name, table_name = self.physical_name(table_name)

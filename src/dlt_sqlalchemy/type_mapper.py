@@ -17,7 +17,6 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 from dlt.common.destination.typing import PreparedTableSchema
 from dlt.common.exceptions import TerminalValueError
 from dlt.common.schema.typing import TColumnSchema, TColumnType, TTableSchemaColumns
-from dlt.common.typing import TLoaderFileFormat
 from dlt.destinations.sql_client import DBApiCursorImpl
 
 from dlt_sqlalchemy.exceptions import UnsupportedColumnType
@@ -261,10 +260,7 @@ class SqlalchemyTypeMapper(DataTypeMapper):
             return sa.Text()
 
     def ensure_supported_type(
-        self,
-        column: TColumnSchema,
-        table: PreparedTableSchema,
-        loader_file_format: TLoaderFileFormat,
+        self, column: TColumnSchema, table: PreparedTableSchema, loader_file_format: str
     ) -> None:
         """Fails early, at normalize, for a type this dialect cannot store."""
         self.to_destination_type(column, table)
