@@ -22,8 +22,8 @@ URLS = {
 }
 
 EXPECTED_ALTER = {
-    # one ADD without COLUMN; the text type of MSSQL is the dialect issue's (NVARCHAR(max))
-    "mssql": "ALTER TABLE [games].[matches] ADD [rating] BIGINT NULL, [opening] ",
+    # one ADD without COLUMN, and NVARCHAR(max) although this dialect never connected
+    "mssql": "ALTER TABLE [games].[matches] ADD [rating] BIGINT NULL, [opening] NVARCHAR(max) NULL",
     "oracle": "ALTER TABLE games.matches ADD (rating NUMBER(19), opening CLOB)",
     "trino": 'ALTER TABLE "games"."matches" ADD COLUMN "rating" BIGINT',
     "postgresql": 'ALTER TABLE "games"."matches" ADD COLUMN "rating" BIGINT',

@@ -1,21 +1,55 @@
-"""Microsoft SQL Server: `ALTER TABLE ... ADD` without the COLUMN keyword."""
+"""Microsoft SQL Server: `ALTER TABLE ... ADD` without the COLUMN keyword, modern types.
+
+Where the modern-types decision lives: the type mapper returns SQL Server's own upper-case types,
+which render the same on any dialect object. Setting `deprecate_large_types` on the dialect in
+`adjust_capabilities` would not reach the DDL: that hook sees a throwaway dialect made to read
+capabilities (or, given an Engine, the user's live dialect, which is not ours to change). What
+remains are other types in ALTER statements (a user's mapper returning `sa.UnicodeText`, say),
+compiled with the job client's unconnected dialect; `dialect_for_ddl` gives those a dialect that
+assumes SQL Server 2012, the oldest release whose choices SQLAlchemy would make the same way.
+"""
 
 from __future__ import annotations
 
-from typing import Any, List, Sequence
+from typing import Any, Dict, List, Optional, Sequence
 
 import sqlalchemy as sa
-from dlt.common.destination.capabilities import DestinationCapabilitiesContext
+from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.dialects.mssql_types import MAX_FRACTION_DIGITS, MssqlTypeMapper
+
+ASSUMED_SERVER_VERSION = (11, 0)
+"""SQL Server 2012: NVARCHAR(max) / VARBINARY(max) for large types, DATE and TIME exist."""
 
 
 class MssqlCapabilities(DialectCapabilities):
+    def __init__(self, backend_name: str) -> None:
+        super().__init__(backend_name)
+        self._ddl_dialects: Dict[type, sa.engine.interfaces.Dialect] = {}
+
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
     ) -> None:
         caps.max_identifier_length = 128
         caps.max_column_identifier_length = 128
+        caps.max_timestamp_precision = MAX_FRACTION_DIGITS
+        caps.decimal_precision = (38, 9)
+        caps.wei_precision = (38, 0)  # DECIMAL holds 38 digits
+
+    def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
+        return MssqlTypeMapper
+
+    def dialect_for_ddl(self, table: sa.Table) -> sa.engine.interfaces.Dialect:
+        dialect = super().dialect_for_ddl(table)
+        if dialect.server_version_info:
+            return dialect  # connected: it knows the server
+        modern = self._ddl_dialects.get(type(dialect))
+        if modern is None:
+            modern = type(dialect)(deprecate_large_types=True)  # type: ignore[call-arg]
+            modern.server_version_info = ASSUMED_SERVER_VERSION
+            self._ddl_dialects[type(dialect)] = modern
+        return modern
 
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
