@@ -346,3 +346,32 @@ def test_capabilities() -> None:
     assert caps.max_timestamp_precision == 7
     assert caps.supports_native_boolean is False
     assert (caps.decimal_precision, caps.wei_precision) == ((38, 9), (38, 0))
+
+
+def test_drop_dataset_drops_the_tables_then_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
+    """T-SQL has no DROP SCHEMA ... CASCADE: a schema is dropped once it is empty."""
+    dialect = _dialect("2022")
+
+    class Inspector:
+        def get_table_names(self, schema: str) -> List[str]:
+            assert schema == "games"
+            return ["matches", "_dlt_loads"]
+
+    class Client:
+        native_connection = object()
+        executed: List[str] = []
+
+        def quoted(self, name: str) -> str:
+            return sa.sql.quoted_name(name, quote=True)
+
+        def execute_sql(self, statement: Any) -> None:
+            self.executed.append(str(statement.compile(dialect=dialect)).strip())
+
+    monkeypatch.setattr(sa, "inspect", lambda connection: Inspector())
+    client = Client()
+    MssqlCapabilities("mssql").drop_dataset(client, "games")  # type: ignore[arg-type]
+    assert client.executed == [
+        "DROP TABLE [games].[matches]",
+        "DROP TABLE [games].[_dlt_loads]",
+        "DROP SCHEMA [games]",
+    ]

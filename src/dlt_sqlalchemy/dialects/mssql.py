@@ -11,7 +11,7 @@ assumes SQL Server 2012, the oldest release whose choices SQLAlchemy would make 
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -19,11 +19,20 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.mssql_types import MAX_FRACTION_DIGITS, MssqlTypeMapper
 
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.merge.constructs import MergeInto, TStatement, UpsertSpec
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+
 ASSUMED_SERVER_VERSION = (11, 0)
 """SQL Server 2012: NVARCHAR(max) / VARBINARY(max) for large types, DATE and TIME exist."""
 
 
 class MssqlCapabilities(DialectCapabilities):
+    drop_schema_cascade = False  # T-SQL's DROP SCHEMA has no CASCADE: tables go first
+
     def __init__(self, backend_name: str) -> None:
         super().__init__(backend_name)
         self._ddl_dialects: Dict[type, sa.engine.interfaces.Dialect] = {}
@@ -51,6 +60,18 @@ class MssqlCapabilities(DialectCapabilities):
             self._ddl_dialects[type(dialect)] = modern
         return modern
 
+    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+        """Drops the schema's tables, then the schema (which must be empty to be dropped).
+
+        Views or other objects someone else created in the schema make the DROP SCHEMA fail,
+        with SQL Server's message naming the schema.
+        """
+        schema = client.quoted(dataset_name)
+        for name in sa.inspect(client.native_connection).get_table_names(schema=dataset_name):
+            table = sa.Table(client.quoted(name), sa.MetaData(), schema=schema)
+            client.execute_sql(sa.schema.DropTable(table))
+        client.execute_sql(sa.schema.DropSchema(schema, cascade=self.drop_schema_cascade))
+
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
     ) -> List[str]:
@@ -60,3 +81,24 @@ class MssqlCapabilities(DialectCapabilities):
             str(sa.schema.CreateColumn(column).compile(dialect=dialect)) for column in columns
         )
         return [f"ALTER TABLE {qualified} ADD {column_sql}"]
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        """MERGE, run as dynamic SQL: SQL Server requires a MERGE to end with `;`, and dlt's SQL
+        job splits its file on every `;`, so the terminator is appended as NCHAR(59)."""
+        merge = client.compile(MergeInto(spec))
+        text = "N'" + " ".join(merge.splitlines()).replace("'", "''") + "'"
+        return [
+            f"DECLARE @dlt_merge NVARCHAR(MAX) = CAST({text} AS NVARCHAR(MAX)) + NCHAR(59)"
+            " EXEC (@dlt_merge)"
+        ]
+
+    def swap_tables(
+        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+    ) -> Optional[List[TStatement]]:
+        # moving a table is ALTER SCHEMA ... TRANSFER plus sp_rename; dlt runs a job containing
+        # "ALTER SCHEMA" outside a transaction, so the swap would not be atomic: copy instead
+        return None
