@@ -319,3 +319,16 @@ def test_storage_columns_query_asks_only_for_columns_trino_has() -> None:
 def test_more_than_the_connectors_hold_is_refused(hints: Dict[str, Any]) -> None:
     with pytest.raises(TerminalValueError, match="`wide`"):
         _mapper().to_destination_type(_column(hints, name="wide"), {"name": "t"})  # type: ignore[arg-type]
+
+
+def test_catalogs_with_microseconds_raise_the_precision_through_capabilities() -> None:
+    """Iceberg stores timestamp(6): the capability override reaches the DDL."""
+    destination = sqlalchemy(URL, timestamp_precision=6, max_timestamp_precision=6)
+    mapper = destination.capabilities().get_type_mapper(_dialect())
+    rendered = [
+        str(mapper.to_destination_type(_column(h), None).compile(dialect=_dialect()))
+        for h in ({"data_type": "timestamp"}, {"data_type": "time"})
+    ]
+    assert rendered == ["TIMESTAMP(6) WITH TIME ZONE", "TIME(6)"]
+    with pytest.raises(TerminalValueError):
+        mapper.to_destination_type(_column({"data_type": "timestamp", "precision": 7}), None)

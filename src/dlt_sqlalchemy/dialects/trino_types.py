@@ -28,7 +28,9 @@ from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, _is_tz_awa
 
 MAX_DECIMAL_PRECISION = 38
 MAX_FRACTION_DIGITS = 3
-"""What the common connectors store (Hive's default); Trino itself computes with up to 12."""
+"""The default: what Hive and Delta Lake catalogs store. Iceberg stores 6: raise both
+`timestamp_precision` and `max_timestamp_precision` in the capabilities for such catalogs."""
+TRINO_MAX_FRACTION_DIGITS = 12
 
 
 class TrinoTimestamp(sa.types.TIMESTAMP):
@@ -143,15 +145,20 @@ class TrinoTypeMapper(SqlalchemyTypeMapper):
     def _db_type_from_bool_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return sa.BOOLEAN()
 
+    def _fraction_digits(self, column: TColumnSchema, table: Any) -> int:
+        # the capability, not a constant: the connector decides, and users may raise it
+        limit = min(self.capabilities.max_timestamp_precision, TRINO_MAX_FRACTION_DIGITS)
+        return checked_fraction(self, column, table, limit)
+
     def _db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        precision = checked_fraction(self, column, table, MAX_FRACTION_DIGITS)
+        precision = self._fraction_digits(column, table)
         return TrinoTimestamp(precision=precision, timezone=_is_tz_aware(column))
 
     def _db_type_from_date_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return TrinoDate()
 
     def _db_type_from_time_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        precision = checked_fraction(self, column, table, MAX_FRACTION_DIGITS)
+        precision = self._fraction_digits(column, table)
         return TrinoTime(precision=precision)
 
     def _db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
