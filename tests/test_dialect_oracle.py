@@ -168,6 +168,14 @@ def test_identifier_limit_follows_the_server_version(server: str, length: int) -
     assert caps.max_identifier_length == caps.max_column_identifier_length == length
 
 
+def test_a_users_shorter_limit_is_not_raised_on_connecting() -> None:
+    """`max_identifier_length=30` passed to the factory: dlt normalized names to 30, keep it."""
+    caps = sqlalchemy(URL, max_identifier_length=30, max_column_identifier_length=30).capabilities()
+    assert caps.max_identifier_length == 30
+    OracleCapabilities("oracle").refine_capabilities(caps, SimpleNamespace(dialect=_dialect("19c")))  # type: ignore[arg-type]
+    assert caps.max_identifier_length == caps.max_column_identifier_length == 30
+
+
 def test_an_explicitly_shorter_dialect_limit_is_kept() -> None:
     """`create_engine(..., max_identifier_length=30)` on 19c: the engine's limit wins."""
     caps = sqlalchemy(URL).capabilities()

@@ -11,7 +11,8 @@ server turns on native BOOLEAN columns for the tables created from then on.
 
 from __future__ import annotations
 
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+import datetime
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -19,6 +20,10 @@ from dlt.common.destination.typing import PreparedTableSchema
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.oracle_types import OracleJson, OracleTypeMapper, is_json_check
+from dlt_sqlalchemy.merge.constructs import MergeInto, TStatement, UpsertSpec
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
 LONG_IDENTIFIERS_SINCE = (12, 2)
 NATIVE_BOOLEAN_SINCE = (23,)
@@ -46,7 +51,13 @@ class OracleCapabilities(DialectCapabilities):
         self, caps: DestinationCapabilitiesContext, connection: sa.Connection
     ) -> None:
         dialect = connection.dialect
+        planned = (caps.max_identifier_length, caps.max_column_identifier_length)
         apply_server_version(caps, dialect.server_version_info, dialect.max_identifier_length)
+        # only ever lower: names were normalized to the planned limit (maybe a user's override)
+        caps.max_identifier_length = min(caps.max_identifier_length, planned[0] or 128)
+        caps.max_column_identifier_length = min(
+            caps.max_column_identifier_length, planned[1] or 128
+        )
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
         # a column-level check, so that ALTER TABLE ... ADD renders it with the column too
@@ -103,6 +114,31 @@ class OracleCapabilities(DialectCapabilities):
                 char_length,
                 data_length,
             ) in rows
+        )
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
+        return [MergeInto(spec)]
+
+    def timestamp_literal(
+        self, value: datetime.datetime, column: sa.Column[Any]
+    ) -> sa.ColumnElement[Any]:
+        """TO_TIMESTAMP_TZ / TO_TIMESTAMP with an explicit format.
+
+        SQLAlchemy renders an aware datetime as TO_TIMESTAMP('... +00:00', 'YYYY-MM-DD
+        HH24:MI:SS.FF'), whose format has no zone: Oracle rejects it (ORA-01830).
+        """
+        text = value.strftime("%Y-%m-%d %H:%M:%S.%f")
+        if value.tzinfo is None:
+            return sa.func.TO_TIMESTAMP(
+                sa.literal(text), sa.literal("YYYY-MM-DD HH24:MI:SS.FF6"), type_=column.type
+            )
+        offset = value.strftime("%z")  # +HHMM
+        return sa.func.TO_TIMESTAMP_TZ(
+            sa.literal(f"{text} {offset[:3]}:{offset[3:]}"),
+            sa.literal("YYYY-MM-DD HH24:MI:SS.FF6 TZH:TZM"),
+            type_=column.type,
         )
 
 
