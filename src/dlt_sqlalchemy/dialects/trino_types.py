@@ -1,10 +1,10 @@
 """Trino type mapping: millisecond timestamps, JSON and binary kept as VARCHAR.
 
-Trino's own JSON and VARBINARY types do not survive the trip through its Python client and
-SQLAlchemy dialect (values come back as text, and which connectors can store them varies), so
-both are stored as VARCHAR and converted in Python: JSON as its text, binary as base64 (a third
-larger than the bytes, where hex would double them). Trino's `from_base64()` and
-`json_parse()` turn them back in SQL.
+Trino's own JSON and VARBINARY column types are left alone: its SQLAlchemy dialect has had
+conversion problems with both, and connectors differ in which of them they can store. Both are
+stored as VARCHAR and converted in Python instead: JSON as its text, binary as base64 (a third
+larger than the bytes, where hex would double them). Trino's `json_parse()` and `from_base64()`
+turn them back in SQL.
 """
 
 from __future__ import annotations
