@@ -187,15 +187,20 @@ def _merge_check(strategy: str) -> TCheck:
             yield rows
 
         pipeline.run(merged([{"id": 1, "v": "a"}, {"id": 2, "v": "b"}]))
-        pipeline.run(merged([{"id": 1, "v": "c"}, {"id": 2, "v": "b"}]))
+        pipeline.run(merged([{"id": 1, "v": "c"}, {"id": 2, "v": "b"}, {"id": 3, "v": "d"}]))
         rows = target.read(pipeline, "merged", ["id"])
         if strategy == "scd2":
             current = sorted(r["v"] for r in rows if r["_dlt_valid_to"] is None)
-            assert current == ["b", "c"], current
-        else:
-            assert [(r["id"], r["v"]) for r in rows] == [(1, "c"), (2, "b")]
+            assert current == ["b", "c", "d"], current
+            return
+        got = [(r["id"], r["v"]) for r in rows]
+        # insert-only adds new keys and never touches existing rows; the others update them
+        first = "a" if strategy == "insert-only" else "c"
+        assert got == [(1, first), (2, "b"), (3, "d")], got
 
-    check.__doc__ = f"`merge` with `{strategy}` updates rows by key."
+    check.__doc__ = (
+        f"`merge` with `{strategy}` inserts new keys and treats existing ones as defined."
+    )
     return check
 
 
