@@ -588,3 +588,35 @@ def test_read_storage_columns_turns_dictionary_rows_into_dlt_columns() -> None:
 def test_more_than_oracle_holds_is_refused_with_the_column_named(hints: Dict[str, Any]) -> None:
     with pytest.raises(TerminalValueError, match="`wide`"):
         _mapper("19c").to_destination_type(_column(hints, name="wide"), {"name": "t"})  # type: ignore[arg-type]
+
+
+class TestDatasetLifecycle:
+    """In Oracle a schema is a user: datasets are found in ALL_USERS and never created."""
+
+    def test_schema_exists_query_compiles_for_oracle(self) -> None:
+        """The existence check asks ALL_USERS for the stored (upper-case) name, bound."""
+        from sqlalchemy.dialects import oracle as oracle_dialect
+
+        from dlt_sqlalchemy.dialects.oracle import schema_exists_query, schema_tables_query
+
+        dialect = oracle_dialect.dialect()
+        owner = dialect.denormalize_name("games")
+        assert owner == "GAMES"
+        compiled = schema_exists_query(owner).compile(dialect=dialect)
+        assert " ".join(str(compiled).split()) == (
+            "SELECT count(*) AS count_1 FROM all_users WHERE all_users.username = :username_1"
+        )
+        assert compiled.params == {"username_1": "GAMES"}
+        tables = schema_tables_query(owner).compile(dialect=dialect)
+        assert "FROM all_tables WHERE all_tables.owner = :owner_1" in " ".join(str(tables).split())
+
+    def test_missing_schema_error_says_what_to_do(self) -> None:
+        """Creating a dataset is refused with the remedies: own schema, a DBA, a table prefix."""
+        from dlt.common.destination.exceptions import DestinationTerminalException
+
+        from dlt_sqlalchemy.dialects.oracle import MissingOracleSchema
+
+        error = MissingOracleSchema("GAMES")
+        assert isinstance(error, DestinationTerminalException)
+        assert "GAMES" in str(error) and "staging_table_prefix" in str(error)
+        assert "DBA" in str(error)

@@ -16,6 +16,7 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.destination.typing import PreparedTableSchema
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
@@ -116,6 +117,32 @@ class OracleCapabilities(DialectCapabilities):
             ) in rows
         )
 
+    # --- datasets: a schema is a user -------------------------------------------------------------
+
+    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+        owner = client.dialect.denormalize_name(dataset_name)
+        rows = client.execute_sql(schema_exists_query(owner))
+        return bool(rows and rows[0][0])
+
+    def create_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+        # `CREATE SCHEMA` in Oracle only bundles statements for an existing user's schema
+        raise MissingOracleSchema(client.dialect.denormalize_name(dataset_name))
+
+    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+        """Drops the dataset's tables; the schema is a user, which we never drop."""
+        owner = client.dialect.denormalize_name(dataset_name)
+        if not self.has_dataset(client, dataset_name):
+            raise sa.exc.NoSuchTableError(owner)
+        for table in self.list_tables(client.native_connection, dataset_name):
+            sa_table = sa.Table(table, sa.MetaData(), schema=dataset_name)
+            client.execute_sql(sa.schema.DropTable(sa_table, if_exists=True))
+
+    def list_tables(self, connection: sa.Connection, dataset_name: str) -> List[str]:
+        dialect = connection.dialect
+        owner = dialect.denormalize_name(dataset_name)
+        names = connection.execute(schema_tables_query(owner)).scalars()
+        return [dialect.normalize_name(name) for name in names]
+
     # --- merge and replace --------------------------------------------------------------------
 
     def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
@@ -155,6 +182,31 @@ def apply_server_version(
     caps.max_identifier_length = limit
     caps.max_column_identifier_length = limit
     caps.supports_native_boolean = bool(release) and release >= NATIVE_BOOLEAN_SINCE
+
+
+class MissingOracleSchema(DestinationTerminalException):
+    """The dataset's schema (an Oracle user) does not exist, and we cannot make users."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        super().__init__(
+            f"The Oracle schema `{owner}` does not exist. In Oracle a schema is a user, which"
+            " this destination does not create: load into your own schema (dataset_name set to"
+            " your user name) or ask a DBA to create the user. For staging without a second"
+            ' schema, set `staging_table_prefix = "stg__"`.'
+        )
+
+
+def schema_exists_query(owner: str) -> sa.Select[Any]:
+    """Whether user `owner` (its name as stored: upper case unless quoted) exists."""
+    users = sa.table("all_users", sa.column("username"))
+    return sa.select(sa.func.count()).select_from(users).where(users.c.username == owner)
+
+
+def schema_tables_query(owner: str) -> sa.Select[Any]:
+    """Names (as stored) of the tables of schema `owner`."""
+    tables = sa.table("all_tables", sa.column("owner"), sa.column("table_name"))
+    return sa.select(tables.c.table_name).where(tables.c.owner == owner)
 
 
 def storage_columns_query(owner: str, table_names: Sequence[str]) -> sa.Select[Any]:
