@@ -33,8 +33,10 @@ class BatchInserter:
         table: sa.Table,
         json_columns: Sequence[str] = (),
         json_is_text: bool = False,
+        prepare_cursor: Optional[Callable[[Any], None]] = None,
     ) -> None:
         self.connection = connection
+        self.prepare_cursor = prepare_cursor
         self.table = table
         dialect = connection.dialect
         self.sql = compile_positional_insert(table, dialect)
@@ -59,6 +61,8 @@ class BatchInserter:
         if not rows:
             return 0
         cursor = self.connection.connection.cursor()
+        if self.prepare_cursor is not None:
+            self.prepare_cursor(cursor)
         try:
             cursor.executemany(self.sql, rows)
         finally:

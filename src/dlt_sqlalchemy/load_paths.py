@@ -50,6 +50,10 @@ class LoadPath(ABC):
         """Whether this path can run here (driver present, server settings allow it)."""
         return True
 
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        """Why the path cannot run here, told to a user who forced it; None if unknown."""
+        return None
+
     @abstractmethod
     def load(self, request: LoadRequest) -> int:
         """Loads every row of the file; returns how many. Raise `BatchFailed` on refused data."""
@@ -68,7 +72,11 @@ class ExecutemanyPath(LoadPath):
             if dlt_column.get("data_type") == "json"
         ]
         inserter = BatchInserter(
-            request.connection, request.table, json_columns, JSON_IS_TEXT[request.file_format]
+            request.connection,
+            request.table,
+            json_columns,
+            JSON_IS_TEXT[request.file_format],
+            prepare_cursor=self.prepare_cursor,
         )
         reader = READERS[request.file_format]
         rows = 0
@@ -79,19 +87,29 @@ class ExecutemanyPath(LoadPath):
                 raise BatchFailed(ex, batch) from ex
         return rows
 
+    def prepare_cursor(self, cursor: Any) -> None:
+        """Sets driver options on the cursor before `executemany` (pyodbc's fast_executemany)."""
+
 
 def choose_load_path(
     paths: Sequence[LoadPath], request: LoadRequest, forced: Optional[str] = None
 ) -> LoadPath:
-    """The first path of `paths` for the file's format that is available, or the forced one."""
+    """The first path of `paths` for the file's format that is available, or the forced one.
+
+    A forced path that exists on the dialect but handles other file formats (ADBC takes only
+    parquet; dlt writes its state table as typed-jsonl) leaves this file to the usual choice.
+    """
     candidates = [p for p in paths if request.file_format in p.file_formats]
     if forced:
         for path in candidates:
             if path.name == forced:
                 if not path.is_available(request):
-                    raise LoadPathUnavailable(forced, request.file_format, candidates)
+                    raise LoadPathUnavailable(
+                        forced, request.file_format, candidates, path.unavailable_reason(request)
+                    )
                 return path
-        raise LoadPathUnavailable(forced, request.file_format, candidates)
+        if forced not in {p.name for p in paths} | {ExecutemanyPath.name}:
+            raise LoadPathUnavailable(forced, request.file_format, candidates)
     for path in candidates:
         if path.is_available(request):
             return path
@@ -99,9 +117,17 @@ def choose_load_path(
 
 
 class LoadPathUnavailable(ValueError):
-    def __init__(self, name: str, file_format: str, candidates: Sequence[LoadPath]) -> None:
+    def __init__(
+        self,
+        name: str,
+        file_format: str,
+        candidates: Sequence[LoadPath],
+        reason: Optional[str] = None,
+    ) -> None:
         known = ", ".join(p.name for p in candidates) or "none"
+        because = f" ({reason})" if reason else ""
         super().__init__(
             f"The load path `{name}` was forced (option `load_path`) but cannot load"
-            f" {file_format} files here. Paths for {file_format} on this dialect: {known}."
+            f" {file_format} files here{because}. Paths for {file_format} on this dialect:"
+            f" {known}."
         )

@@ -1,16 +1,44 @@
-"""Load files as column-major batches: what every row-based load path consumes.
+"""Load files as batches: column-major Python values for `executemany`, Arrow for bulk paths.
 
 A reader never holds a whole file: typed-jsonl is read line by line (each line is one JSON array
-of rows), parquet row group by row group. Values are decoded column by column, and only for the
-columns whose dlt type needs it; the batch lists values per column, in the table's column order.
+of rows), parquet row group by row group.
+
+Python batches (`READERS`) list values per column, in the table's column order, decoded only for
+the columns whose dlt type needs it: SQLAlchemy's bind processors take them from there.
+
+Arrow batches (`read_arrow`) are what the bulk paths (COPY, LOAD DATA, Arrow ingestion, ready
+tuples) consume. Their values are converted by Arrow's C++ kernels, a column at a time: a
+typed-jsonl line becomes one struct array in one call, dlt's PUA-tagged strings lose their tag
+and are cast (timestamps with their offsets, dates, times), parquet columns are cast to the same
+types. Python touches single values only where Arrow has no kernel (base64 binary) or the data
+is unusual (a decimal in exponent notation, JSON holding dlt's typed markers, a value Arrow
+cannot parse, which then goes through dlt's own decoders as in the Python batches).
 """
 
 from __future__ import annotations
 
-from typing import Any, Callable, Dict, Iterator, List, Optional, Sequence
+import binascii
+import decimal
+from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
-from dlt.common.json import custom_pua_decode, custom_pua_decode_nested, json
+from dlt.common.json import (
+    _B64BYTES,
+    _DATE,
+    _DATETIME,
+    _DECIMAL,
+    _HEXBYTES,
+    _TIME,
+    _WEI,
+    PUA_CHARACTER_MAX,
+    PUA_START,
+    custom_pua_decode,
+    custom_pua_decode_nested,
+    json,
+)
 from dlt.common.storages import FileStorage
+
+if TYPE_CHECKING:
+    import pyarrow as pa
 
 TColumns = List[List[Any]]
 TDecoder = Optional[Callable[[Any], Any]]
@@ -85,3 +113,260 @@ def _columns_of(
         values = [row.get(name) for row in rows]
         columns.append(values if decoder is None else list(map(decoder, values)))
     return columns
+
+
+# --- Arrow batches ------------------------------------------------------------------------------
+
+
+def arrow_type_of(column: Dict[str, Any]) -> pa.DataType:
+    """The Arrow type a bulk path receives for a dlt column.
+
+    `decimal` and `wei` are the exception: text from typed-jsonl (exact at any precision, where
+    wei may have 78 digits and Arrow's decimals stop at 76), Arrow decimals from parquet. Every
+    bulk path accepts both.
+    """
+    import pyarrow as pa
+
+    data_type = column.get("data_type")
+    if data_type == "bigint":
+        return pa.int64()
+    if data_type == "double":
+        return pa.float64()
+    if data_type == "bool":
+        return pa.bool_()
+    if data_type == "timestamp":
+        return pa.timestamp("us", tz="UTC" if column.get("timezone", True) else None)
+    if data_type == "date":
+        return pa.date32()
+    if data_type == "time":
+        return pa.time64("us")
+    if data_type == "binary":
+        return pa.binary()
+    return pa.string()  # text, json (JSON text), decimal and wei as text
+
+
+def read_arrow(
+    path: str, file_format: str, columns: Sequence[Dict[str, Any]], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Record batches of the file with one field per column of `columns`, in their order."""
+    if file_format == "parquet":
+        return read_parquet_arrow(path, columns, batch_rows)
+    if file_format == "typed-jsonl":
+        return read_typed_jsonl_arrow(path, columns)
+    raise ValueError(f"there is no Arrow reader for {file_format} files")
+
+
+def read_typed_jsonl_arrow(
+    path: str, columns: Sequence[Dict[str, Any]]
+) -> Iterator[pa.RecordBatch]:
+    """One record batch per line of the file: dlt's writer puts a few thousand rows on a line,
+    few enough to keep memory flat, enough for the per-call overhead to vanish."""
+    import orjson
+
+    plan = _JsonlPlan(columns)
+    with FileStorage.open_zipsafe_ro(path, "rb") as f:
+        for line in f:
+            if not line.strip():
+                continue
+            rows = orjson.loads(line)
+            if rows:
+                yield plan.batch(rows)
+
+
+def read_parquet_arrow(
+    path: str, columns: Sequence[Dict[str, Any]], batch_rows: int
+) -> Iterator[pa.RecordBatch]:
+    """Row group by row group; a column the file lacks is NULL, the others cast where needed."""
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+    from dlt.common.libs.pyarrow import pyarrow  # noqa: F401 - dlt's clear error without pyarrow
+
+    with pq.ParquetFile(path) as parquet:
+        present = set(parquet.schema_arrow.names)
+        wanted = [c["name"] for c in columns if c["name"] in present]
+        for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
+            arrays = [
+                _from_parquet(batch.column(c["name"]), c)
+                if c["name"] in present
+                else pa.nulls(batch.num_rows, arrow_type_of(c))
+                for c in columns
+            ]
+            yield pa.RecordBatch.from_arrays(arrays, names=[c["name"] for c in columns])
+
+
+def decimal_text(array: pa.Array) -> pa.Array:
+    """Decimals (Arrow decimals or text) as text in positional notation, as `format(d, "f")`
+    writes them: Arrow and `str(Decimal)` both switch to `1E-9` for small values."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    if not pa.types.is_string(array.type):
+        array = array.cast(pa.string())
+    exponent = pc.match_substring(array, "E", ignore_case=True)
+    if not pc.any(exponent).as_py():
+        return array
+    fixed = [
+        format(decimal.Decimal(value), "f") if has_exponent else value
+        for value, has_exponent in zip(array.to_pylist(), exponent.to_pylist())
+    ]
+    return pa.array(fixed, pa.string())
+
+
+def _from_parquet(array: pa.Array, column: Dict[str, Any]) -> pa.Array:
+    import pyarrow as pa
+
+    if pa.types.is_dictionary(array.type):
+        array = array.dictionary_decode()
+    data_type = column.get("data_type")
+    if data_type in ("decimal", "wei"):
+        if pa.types.is_decimal(array.type):
+            return array
+        return decimal_text(array.cast(pa.string()))
+    target = arrow_type_of(column)
+    timestamp = data_type == "timestamp" and pa.types.is_timestamp(array.type)
+    if timestamp and target.tz is not None and array.type.tz is None:
+        array = array.cast(pa.timestamp(array.type.unit, tz="UTC"))  # naive means UTC to dlt
+    if array.type == target:
+        return array
+    if data_type in ("timestamp", "time"):
+        # nanoseconds to the microseconds databases keep: truncated, not refused
+        return array.cast(target, safe=False)
+    return array.cast(target)
+
+
+class _NotTagged(Exception):
+    """A column of a PUA type holds a value without the expected tag: decode it in Python."""
+
+
+class _JsonlPlan:
+    """How the rows of a typed-jsonl line become an Arrow batch, worked out once per file."""
+
+    def __init__(self, columns: Sequence[Dict[str, Any]]) -> None:
+        import pyarrow as pa
+
+        self.columns = list(columns)
+        self.targets = [arrow_type_of(c) for c in self.columns]
+        self.schema = pa.schema(
+            [pa.field(c["name"], t) for c, t in zip(self.columns, self.targets)]
+        )
+        # every column but `json` is read by one struct conversion, PUA types as strings
+        self.struct_index: Dict[int, int] = {}
+        fields: List[pa.Field] = []
+        for i, (column, target) in enumerate(zip(self.columns, self.targets)):
+            data_type = column.get("data_type")
+            if data_type == "json":
+                continue
+            read_as = pa.string() if data_type in _PUA_TYPES else target
+            self.struct_index[i] = len(fields)
+            fields.append(pa.field(column["name"], read_as))
+        self.struct_type = pa.struct(fields)
+
+    def batch(self, rows: List[Dict[str, Any]]) -> pa.RecordBatch:
+        import pyarrow as pa
+
+        try:
+            struct: Optional[pa.StructArray] = pa.array(rows, type=self.struct_type)
+        except (pa.ArrowException, OverflowError, TypeError, ValueError):
+            struct = None  # some value is not what its column says: go column by column
+        arrays = []
+        for i, (column, target) in enumerate(zip(self.columns, self.targets)):
+            if column.get("data_type") == "json":
+                arrays.append(_json_texts(rows, column["name"]))
+                continue
+            try:
+                if struct is None:
+                    raise _NotTagged
+                arrays.append(_decoded(struct.field(self.struct_index[i]), column, target))
+            except (_NotTagged, pa.ArrowException):
+                arrays.append(_decoded_in_python(rows, column, target))
+        return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
+
+
+_TAGS = {
+    "timestamp": (_DATETIME,),
+    "date": (_DATE,),
+    "time": (_TIME,),
+    "decimal": (_DECIMAL, _WEI),
+    "wei": (_WEI, _DECIMAL),
+    "binary": (_B64BYTES, _HEXBYTES),
+}
+
+
+def _decoded(array: pa.Array, column: Dict[str, Any], target: pa.DataType) -> pa.Array:
+    """The struct field of one column, PUA tags removed and cast to its target type."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    data_type = column.get("data_type")
+    tags = _TAGS.get(str(data_type))
+    if tags is None:
+        return array
+    if array.null_count == len(array):
+        return pa.nulls(len(array), target)
+    first = pc.utf8_slice_codeunits(array, 0, 1)
+    if not pc.all(pc.is_in(first, value_set=pa.array(tags))).as_py():
+        raise _NotTagged
+    text = pc.utf8_slice_codeunits(array, 1)
+    if data_type in ("decimal", "wei"):
+        return decimal_text(text)
+    if data_type == "time":
+        # Arrow parses times only as part of a timestamp
+        moment = pc.binary_join_element_wise("1970-01-01T", text, "")
+        return moment.cast(pa.timestamp("us")).cast(target)
+    if data_type == "binary":
+        return _binary_of(text, first)
+    return text.cast(target)
+
+
+def _binary_of(text: pa.Array, tags: pa.Array) -> pa.Array:
+    import pyarrow as pa
+
+    # no Arrow kernel decodes base64: one C call per value, no Python frame
+    values = text.to_pylist()
+    if all(tag in (None, _B64BYTES) for tag in tags.to_pylist()):
+        decoded = [None if v is None else binascii.a2b_base64(v) for v in values]
+    else:
+        decoded = [
+            None if v is None else binascii.a2b_base64(v) if t == _B64BYTES else bytes.fromhex(v)
+            for v, t in zip(values, tags.to_pylist())
+        ]
+    return pa.array(decoded, pa.binary())
+
+
+def _decoded_in_python(
+    rows: List[Dict[str, Any]], column: Dict[str, Any], target: pa.DataType
+) -> pa.Array:
+    """dlt's own decoder value by value, for data Arrow's kernels refused."""
+    import pyarrow as pa
+
+    values = [row.get(column["name"]) for row in rows]
+    decoder = _jsonl_decoder(column.get("data_type"))
+    if decoder is not None:
+        values = list(map(decoder, values))
+    if column.get("data_type") in ("decimal", "wei"):
+        return decimal_text(pa.array([None if v is None else str(v) for v in values], pa.string()))
+    return pa.array(values, target)
+
+
+# JSON text holding a dlt-tagged string: a quote followed by a PUA tag character
+_TAGGED_JSON = '"[' + chr(PUA_START) + "-" + chr(PUA_START + PUA_CHARACTER_MAX) + "]"
+
+
+def _json_texts(rows: List[Dict[str, Any]], name: str) -> pa.Array:
+    """JSON text of a `json` column, exactly as the Python batches' values serialize."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    dumps = orjson.dumps
+    texts = [None if (v := row.get(name)) is None else dumps(v) for row in rows]
+    array = pa.array(texts, pa.binary()).cast(pa.string())
+    tagged = pc.match_substring_regex(array, _TAGGED_JSON)
+    if not pc.any(tagged).as_py():
+        return array
+    # dates, decimals, bytes inside the document: decode them as the Python batches do
+    fixed = [
+        json.dumps(custom_pua_decode_nested(orjson.loads(text))) if is_tagged else text
+        for text, is_tagged in zip(array.to_pylist(), tagged.to_pylist())
+    ]
+    return pa.array(fixed, pa.string())

@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import Optional
+from typing import Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.types import PostgresqlTypeMapper
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 
 
 class PostgresqlCapabilities(DialectCapabilities):
@@ -24,3 +25,9 @@ class PostgresqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return PostgresqlTypeMapper
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """Parquet by ADBC ingestion when its driver is installed, both formats by COPY."""
+        from dlt_sqlalchemy.paths.postgresql import PostgresqlAdbcPath, PostgresqlCopyPath
+
+        return (PostgresqlAdbcPath(), PostgresqlCopyPath(), ExecutemanyPath())

@@ -1,0 +1,196 @@
+"""What the bulk load paths share: which tables they may take, CSV text from Arrow, failed rows.
+
+A bulk path hands values to the database without SQLAlchemy's bind processors, so it takes a
+table only when every column type is one whose processing it reproduces: the dialect's own types
+and this package's `UtcDateTime` / `ExactDecimal`. A user `TypeDecorator` (the spec's
+`JSONString`, say) processes values in Python, so its table loads by `executemany`, which runs it.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import re
+from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Tuple, Type
+
+import sqlalchemy as sa
+
+from dlt_sqlalchemy.load_paths import LoadRequest
+from dlt_sqlalchemy.readers import READERS, TColumns, read_arrow
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+TPrepare = Callable[["pa.RecordBatch"], "pa.RecordBatch"]
+
+PYARROW_HINT = "pip install pyarrow (or dlt-sqlalchemy[parquet])"
+
+
+def has_module(name: str) -> bool:
+    """True if `name` can be imported, without importing it (drivers are loaded lazily)."""
+    try:
+        return importlib.util.find_spec(name) is not None
+    except (ImportError, ValueError):
+        return False
+
+
+def has_pyarrow() -> bool:
+    return has_module("pyarrow")
+
+
+def plain_types(
+    table: sa.Table,
+    dialect: sa.engine.interfaces.Dialect,
+    known_decorators: Tuple[Type[Any], ...] = (),
+) -> bool:
+    """True if no column of `table` needs Python-side processing a bulk path would skip."""
+    for column in table.columns:
+        impl = column.type.dialect_impl(dialect)
+        if isinstance(impl, sa.types.TypeDecorator) and not isinstance(impl, known_decorators):
+            return False
+        if isinstance(impl, sa.types.UserDefinedType) and not isinstance(impl, known_decorators):
+            return False
+    return True
+
+
+def driver_connection(connection: sa.Connection) -> Any:
+    """The driver's own connection object under SQLAlchemy's pool proxy."""
+    return connection.connection.driver_connection
+
+
+def arrow_batches(
+    request: LoadRequest, batch_rows: Optional[int] = None
+) -> Iterator[pa.RecordBatch]:
+    return read_arrow(
+        request.file_path, request.file_format, request.columns, batch_rows or request.batch_rows
+    )
+
+
+class RowCounter:
+    """Counts the rows of batches as they stream past."""
+
+    def __init__(self) -> None:
+        self.rows = 0
+
+    def count(self, batches: Iterator[pa.RecordBatch]) -> Iterator[pa.RecordBatch]:
+        for batch in batches:
+            self.rows += batch.num_rows
+            yield batch
+
+
+def csv_chunks(
+    batches: Iterator[pa.RecordBatch], prepare: TPrepare, null_string: str = ""
+) -> Iterator[bytes]:
+    """Each batch as CSV text (no header), written by Arrow's C++ CSV writer.
+
+    Every string is quoted (`""` is the empty string) and NULL is `null_string` unquoted, so
+    NULL and the empty string stay apart; quotes inside values are doubled; tabs, newlines and
+    backslashes are plain characters inside the quotes.
+    """
+    import pyarrow as pa
+    import pyarrow.csv as pacsv
+
+    options = pacsv.WriteOptions(
+        include_header=False, quoting_style="needed", null_string=null_string, batch_size=4096
+    )
+    for batch in batches:
+        if batch.num_rows == 0:
+            continue
+        sink = pa.BufferOutputStream()
+        pacsv.write_csv(prepare(batch), sink, options)
+        yield sink.getvalue().to_pybytes()
+
+
+def replace_columns(batch: pa.RecordBatch, arrays: Sequence[pa.Array]) -> pa.RecordBatch:
+    import pyarrow as pa
+
+    return pa.RecordBatch.from_arrays(list(arrays), names=batch.schema.names)
+
+
+def hex_text(array: pa.Array, prefix: bytes = b"") -> pa.Array:
+    """Binary values as hexadecimal text after `prefix`, vectorized with numpy (no kernel in
+    Arrow does it): PostgreSQL's bytea input `\\x...`, MySQL's `UNHEX()` input."""
+    import pyarrow as pa
+
+    if not pa.types.is_binary(array.type):
+        array = array.cast(pa.binary())
+    if not has_module("numpy"):  # pyarrow runs without numpy: one C call per value then
+        text = prefix.decode("ascii")
+        return pa.array([None if v is None else text + v.hex() for v in array.to_pylist()])
+    import numpy as np
+
+    if array.offset:
+        array = pa.concat_arrays([array])  # buffers starting at the first value
+    count = len(array)
+    validity, offsets_buffer, data_buffer = array.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32, count=count + 1).astype(np.int64)
+    data = (
+        np.frombuffer(data_buffer, dtype=np.uint8)[offsets[0] : offsets[-1]]
+        if data_buffer is not None
+        else np.empty(0, dtype=np.uint8)
+    )
+    width = len(prefix)
+    new_offsets = np.zeros(count + 1, dtype=np.int64)
+    np.cumsum(width + 2 * np.diff(offsets), out=new_offsets[1:])
+    out = np.empty(int(new_offsets[-1]), dtype=np.uint8)
+    digits = np.ones(len(out), dtype=bool)
+    if width:
+        positions = (new_offsets[:-1, None] + np.arange(width)).ravel()
+        out[positions] = np.tile(np.frombuffer(prefix, dtype=np.uint8), count)
+        digits[positions] = False
+    out[digits] = _HEX_DIGITS[data].ravel()
+    return pa.Array.from_buffers(
+        pa.large_string(),
+        count,
+        [validity, pa.py_buffer(new_offsets), pa.py_buffer(out)],
+        null_count=array.null_count,
+    )
+
+
+def _hex_digits() -> Any:
+    import numpy as np
+
+    return np.frombuffer(b"".join(f"{i:02x}".encode() for i in range(256)), dtype=np.uint8).reshape(
+        256, 2
+    )
+
+
+class _LazyHex:
+    table: Any = None
+
+    def __getitem__(self, index: Any) -> Any:
+        if self.table is None:
+            self.table = _hex_digits()
+        return self.table[index]
+
+
+_HEX_DIGITS = _LazyHex()
+
+
+def python_rows_at(request: LoadRequest, index: int) -> Optional[TColumns]:
+    """The row at `index` (0-based, in file order) as a one-row batch of Python values.
+
+    Bulk paths stream a whole file in one statement; when the database refuses a value and
+    tells the row but not the column, this re-reads the file up to that row so the job can
+    find the column the same way it does for `executemany` batches.
+    """
+    if index < 0:
+        return None
+    seen = 0
+    for batch in READERS[request.file_format](
+        request.file_path, request.columns, request.batch_rows
+    ):
+        size = len(batch[0]) if batch else 0
+        if index < seen + size:
+            return [[values[index - seen]] for values in batch]
+        seen += size
+    return None
+
+
+_COPY_LINE = re.compile(r"\bline (\d+)")
+
+
+def copy_failed_row(request: LoadRequest, ex: Exception) -> Optional[TColumns]:
+    """The row PostgreSQL's COPY context names (`COPY t, line 3, column s: ...`), if any."""
+    context = getattr(getattr(ex, "diag", None), "context", None)
+    match = _COPY_LINE.search(context or "")
+    return python_rows_at(request, int(match.group(1)) - 1) if match else None

@@ -1,0 +1,252 @@
+"""PostgreSQL: `COPY ... FROM STDIN` through the driver's copy API, and ADBC ingestion of parquet.
+
+COPY streams the file as CSV: Arrow reads and converts it batch by batch and its C++ writer
+renders each batch; nothing holds more than one batch. Both psycopg 3 (`cursor.copy()`) and
+psycopg2 (`copy_expert`) run it, inside the job's transaction.
+
+ADBC ingestion (`adbc-driver-postgresql`) sends parquet's Arrow batches in PostgreSQL's binary
+COPY format, skipping the text round trip. It needs a connection of its own, so it loads in a
+transaction of its own that commits once at the end of the file: the file is still all or
+nothing. Any failure rolls that transaction back and the file is loaded again by COPY in the
+job's transaction, whose errors name the column and value a user needs to see.
+"""
+
+from __future__ import annotations
+
+import itertools
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional
+
+import sqlalchemy as sa
+from dlt.common import logger
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.paths.common import (
+    RowCounter,
+    arrow_batches,
+    copy_failed_row,
+    csv_chunks,
+    has_module,
+    has_pyarrow,
+    hex_text,
+    plain_types,
+    replace_columns,
+)
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+COPY_DRIVERS = ("psycopg", "psycopg2")
+ADBC_HINT = "pip install adbc-driver-postgresql (or dlt-sqlalchemy[postgres])"
+
+
+class CopyFromStdin(Executable, ClauseElement):
+    """`COPY table (columns) FROM STDIN WITH (FORMAT csv)`, every identifier quoted."""
+
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table) -> None:
+        self.table = table
+
+
+@compiles(CopyFromStdin)
+def _compile_copy(element: CopyFromStdin, compiler: Any, **kw: Any) -> str:
+    preparer = compiler.preparer
+    columns = ", ".join(preparer.format_column(c) for c in element.table.columns)
+    return f"COPY {preparer.format_table(element.table)} ({columns}) FROM STDIN WITH (FORMAT csv)"
+
+
+def _prepare_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """PostgreSQL reads every Arrow rendering as is (`...Z` timestamps, `true`, `1E-9`) except
+    binary, which bytea takes as `\\x` and hex digits."""
+    import pyarrow as pa
+
+    if not any(pa.types.is_binary(t) for t in batch.schema.types):
+        return batch
+    return replace_columns(
+        batch,
+        [hex_text(a, b"\\x") if pa.types.is_binary(a.type) else a for a in batch.columns],
+    )
+
+
+class PostgresqlCopyPath(LoadPath):
+    """CSV through `COPY FROM STDIN`, streamed from the load file."""
+
+    name = "copy"
+    file_formats = ("typed-jsonl", "parquet")
+
+    def is_available(self, request: LoadRequest) -> bool:
+        dialect = request.connection.dialect
+        return (
+            dialect.driver in COPY_DRIVERS
+            and has_pyarrow()
+            and plain_types(request.table, dialect)
+            and _client_encoding(request.connection) in ("utf8", "utf-8", "unicode")
+        )
+
+    def load(self, request: LoadRequest) -> int:
+        connection = request.connection
+        sql = str(CopyFromStdin(request.table).compile(dialect=connection.dialect))
+        counter = RowCounter()
+        chunks = csv_chunks(counter.count(arrow_batches(request)), _prepare_csv)
+        driver_connection: Any = connection.connection.driver_connection
+        try:
+            if connection.dialect.driver == "psycopg":
+                with driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
+                    for chunk in chunks:
+                        copy.write(chunk)
+            else:
+                cursor = driver_connection.cursor()
+                try:
+                    cursor.copy_expert(sql, _ChunkReader(chunks), size=1 << 20)
+                finally:
+                    cursor.close()
+        except Exception as ex:
+            if not _is_database_error(ex):
+                raise
+            raise BatchFailed(ex, copy_failed_row(request, ex)) from ex
+        return counter.rows
+
+
+class _ChunkReader:
+    """A file-like object over CSV chunks, for psycopg2's `copy_expert`."""
+
+    def __init__(self, chunks: Iterator[bytes]) -> None:
+        self.chunks = chunks
+
+    def read(self, size: int = -1) -> bytes:
+        return next(self.chunks, b"")
+
+    def readline(self, size: int = -1) -> bytes:
+        return self.read(size)
+
+
+def _is_database_error(ex: Exception) -> bool:
+    module = type(ex).__module__ or ""
+    return module.startswith(("psycopg", "psycopg2")) and hasattr(ex, "diag")
+
+
+def _client_encoding(connection: sa.Connection) -> str:
+    driver_connection: Any = connection.connection.driver_connection
+    if connection.dialect.driver == "psycopg":
+        encoding = driver_connection.info.encoding
+    else:
+        encoding = driver_connection.encoding
+    return str(encoding).lower().replace("_", "-").replace("utf-8", "utf8")
+
+
+class PostgresqlAdbcPath(LoadPath):
+    """Parquet through ADBC ingestion (binary COPY), when `adbc-driver-postgresql` is installed."""
+
+    name = "adbc"
+    file_formats = ("parquet",)
+
+    def is_available(self, request: LoadRequest) -> bool:
+        return (
+            has_module("adbc_driver_postgresql")
+            and has_pyarrow()
+            and request.connection.dialect.driver in COPY_DRIVERS
+            and _adbc_types(request.table, request.connection.dialect) is not None
+        )
+
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        if not has_module("adbc_driver_postgresql"):
+            return f"the ADBC driver is not installed: {ADBC_HINT}"
+        return None
+
+    def load(self, request: LoadRequest) -> int:
+        try:
+            return self._ingest(request)
+        except Exception as ex:
+            # the ADBC transaction is rolled back: COPY loads the file and, if the data is at
+            # fault, fails with the column and value named
+            logger.info(
+                f"ADBC ingestion into `{request.table.name}` failed ({type(ex).__name__}: {ex});"
+                " loading the file by COPY instead"
+            )
+            return PostgresqlCopyPath().load(request)
+
+    def _ingest(self, request: LoadRequest) -> int:
+        import adbc_driver_postgresql.dbapi as adbc
+        import pyarrow as pa
+
+        types = _adbc_types(request.table, request.connection.dialect)
+        assert types is not None
+        names = [c.name for c in request.table.columns]
+        batches = (
+            pa.RecordBatch.from_arrays(
+                [_cast_for_adbc(a, t) for a, t in zip(batch.columns, types)], names=names
+            )
+            for batch in arrow_batches(request, 65_536)
+        )
+        first = next(batches, None)
+        if first is None:
+            return 0
+        # the first batch fixes the schema: decimals keep the precision the file has
+        reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
+        url = request.connection.engine.url.set(drivername="postgresql")
+        with adbc.connect(url.render_as_string(hide_password=False)) as conn:
+            with conn.cursor() as cursor:
+                rows = cursor.adbc_ingest(
+                    request.table.name, reader, mode="append", db_schema_name=request.table.schema
+                )
+            conn.commit()
+        return int(rows)
+
+
+def _adbc_types(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> Optional[List[Any]]:
+    """The Arrow type that binary COPY needs for each column, or None if one has no such type.
+
+    Binary COPY takes no conversions: an int64 for a smallint column is refused, text for jsonb
+    too (jsonb wants Arrow's JSON extension type).
+    """
+    import pyarrow as pa
+    from sqlalchemy.dialects import postgresql as pg
+
+    if not plain_types(table, dialect):
+        return None
+    types: List[Any] = []
+    for column in table.columns:
+        impl = column.type.dialect_impl(dialect)
+        if isinstance(impl, sa.SmallInteger):
+            types.append(pa.int16())
+        elif isinstance(impl, sa.BigInteger):
+            types.append(pa.int64())
+        elif isinstance(impl, sa.Integer):
+            types.append(pa.int32())
+        elif isinstance(impl, pg.REAL):
+            types.append(pa.float32())
+        elif isinstance(impl, sa.Float):
+            types.append(pa.float64())
+        elif isinstance(impl, sa.Boolean):
+            types.append(pa.bool_())
+        elif isinstance(impl, sa.DateTime):
+            types.append(pa.timestamp("us", tz="UTC" if impl.timezone else None))
+        elif isinstance(impl, sa.Date):
+            types.append(pa.date32())
+        elif isinstance(impl, sa.Time) and not getattr(impl, "timezone", False):
+            types.append(pa.time64("us"))
+        elif isinstance(impl, sa.Numeric) and not isinstance(impl, sa.Float):
+            types.append(None)  # decimals pass as parquet has them: PostgreSQL checks precision
+        elif isinstance(impl, (pg.JSONB, pg.JSON)):
+            types.append(pa.json_(pa.string()))
+        elif isinstance(impl, sa.LargeBinary):
+            types.append(pa.binary())
+        elif isinstance(impl, sa.String) and not isinstance(impl, sa.Enum):
+            types.append(pa.string())
+        else:
+            return None
+    return types
+
+
+def _cast_for_adbc(array: pa.Array, target: Any) -> pa.Array:
+    import pyarrow as pa
+
+    if target is None:
+        if not pa.types.is_decimal(array.type):
+            raise TypeError(f"decimal column as {array.type}: binary COPY needs Arrow decimals")
+        return array
+    if isinstance(target, pa.ExtensionType):
+        return pa.ExtensionArray.from_storage(target, array.cast(target.storage_type))
+    return array if array.type == target else array.cast(target)
