@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional
+from typing import TYPE_CHECKING, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.types import DuckdbTypeMapper
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -25,6 +26,12 @@ class DuckdbCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return DuckdbTypeMapper
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """Arrow batches inserted by DuckDB itself, then the portable `executemany`."""
+        from dlt_sqlalchemy.paths.duckdb import DuckdbArrowPath
+
+        return (DuckdbArrowPath(), ExecutemanyPath())
 
     def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
         schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")

@@ -18,6 +18,7 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.mssql_types import MAX_FRACTION_DIGITS, MssqlTypeMapper
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -48,6 +49,12 @@ class MssqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MssqlTypeMapper
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """pyodbc's `fast_executemany` (parameter arrays), then the portable `executemany`."""
+        from dlt_sqlalchemy.paths.mssql import PyodbcFastExecutemanyPath
+
+        return (PyodbcFastExecutemanyPath(), ExecutemanyPath())
 
     def dialect_for_ddl(self, table: sa.Table) -> sa.engine.interfaces.Dialect:
         dialect = super().dialect_for_ddl(table)

@@ -12,6 +12,7 @@ from sqlalchemy.dialects import mysql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -41,6 +42,13 @@ class MysqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """LOAD DATA LOCAL INFILE where server and client allow it, else `executemany` (which
+        mysqlclient and PyMySQL send as multi-row INSERTs)."""
+        from dlt_sqlalchemy.paths.mysql import MysqlLoadDataPath
+
+        return (MysqlLoadDataPath(), ExecutemanyPath())
 
     def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
         # outside strict mode MySQL truncates an over-long value with a warning and loads it;

@@ -19,6 +19,7 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, TErrorClass
 from dlt_sqlalchemy.dialects.types import SqliteTypeMapper
+from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -44,6 +45,12 @@ class SqliteCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return SqliteTypeMapper
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        """`executemany` of tuples that Arrow converted, then the portable `executemany`."""
+        from dlt_sqlalchemy.paths.sqlite import SqliteTuplesPath
+
+        return (SqliteTuplesPath(), ExecutemanyPath())
 
     def classify_error(self, e: Exception) -> Optional[TErrorClass]:
         # SQLite reports a missing table and a missing attached database as plain SQLITE_ERROR

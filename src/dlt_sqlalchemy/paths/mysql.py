@@ -1,0 +1,277 @@
+"""MySQL and MariaDB: `LOAD DATA LOCAL INFILE`, fed through a named pipe.
+
+Arrow renders the load file as CSV batch by batch; a feeder thread writes the text into a FIFO
+that the client library reads as the "local file", so nothing is buffered whole and nothing
+lands on disk (a platform without FIFOs gets a temporary file instead).
+
+Two settings must allow it: the server's `local_infile` and the client's LOCAL_FILES capability
+(mysqlclient built on MariaDB Connector/C has it on, PyMySQL needs `local_infile=True` in
+`connect_args`, libmysqlclient builds need `local_infile=1`). The path checks both and steps
+aside otherwise; it never changes a server setting.
+
+With LOCAL the server cannot stop the client mid-file, so it downgrades data errors (a value too
+long, NULL for a NOT NULL column, a duplicate key) to warnings even in strict mode and loads the
+row anyway. The path reads the warnings after the statement and raises the first one as the
+error an INSERT would have raised: the job's transaction rolls the whole file back.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tempfile
+import threading
+from typing import TYPE_CHECKING, Any, Iterator, List, Optional, Sequence
+
+import sqlalchemy as sa
+from sqlalchemy.ext.compiler import compiles
+from sqlalchemy.sql.expression import ClauseElement, Executable
+
+from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.paths.common import (
+    PYARROW_HINT,
+    RowCounter,
+    arrow_batches,
+    csv_chunks,
+    has_pyarrow,
+    hex_text,
+    plain_types,
+    python_rows_at,
+    replace_columns,
+)
+from dlt_sqlalchemy.paths.common import (
+    driver_connection as _driver,
+)
+from dlt_sqlalchemy.readers import decimal_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+LOAD_DATA_DRIVERS = ("mysqldb", "pymysql")
+_CLIENT_LOCAL_FILES = 128  # CLIENT_LOCAL_FILES capability flag of the MySQL protocol
+_SERVER_SETTING_KEY = "dlt_sqlalchemy.local_infile"
+
+# warnings LOAD DATA LOCAL gives for what would be an error of an INSERT in strict mode
+_NULL_INTO_NOT_NULL = 1263
+_NOT_NULL_ERROR = 1048
+_WARNING_ROW = re.compile(r"\bat row (\d+)")
+_WARNING_COLUMN = re.compile(r"column '((?:[^']|'')+)'", re.IGNORECASE)
+
+
+class LoadDataLocalInfile(Executable, ClauseElement):
+    """`LOAD DATA LOCAL INFILE` of Arrow's CSV into all columns of `table`, every identifier
+    quoted; binary columns travel as hex text and are decoded by `UNHEX()`."""
+
+    inherit_cache = False
+
+    def __init__(self, table: sa.Table, file_name: str, hex_columns: Sequence[str]) -> None:
+        self.table = table
+        self.file_name = file_name
+        self.hex_columns = set(hex_columns)
+
+
+@compiles(LoadDataLocalInfile)
+def _compile_load_data(element: LoadDataLocalInfile, compiler: Any, **kw: Any) -> str:
+    preparer = compiler.preparer
+    targets: List[str] = []
+    decoded: List[str] = []
+    for i, column in enumerate(element.table.columns):
+        if column.name in element.hex_columns:
+            targets.append(f"@hex{i}")
+            decoded.append(f"{preparer.format_column(column)} = UNHEX(@hex{i})")
+        else:
+            targets.append(preparer.format_column(column))
+    file_name = compiler.render_literal_value(element.file_name, sa.String())
+    # separators as hex literals: they mean the same with or without NO_BACKSLASH_ESCAPES
+    sql = (
+        f"LOAD DATA LOCAL INFILE {file_name} INTO TABLE {preparer.format_table(element.table)}"
+        " CHARACTER SET utf8mb4"
+        " FIELDS TERMINATED BY 0x2c OPTIONALLY ENCLOSED BY 0x22 ESCAPED BY ''"
+        " LINES TERMINATED BY 0x0a"
+        f" ({', '.join(targets)})"
+    )
+    if decoded:
+        sql += " SET " + ", ".join(decoded)
+    return sql
+
+
+def _prepare_csv(batch: pa.RecordBatch) -> pa.RecordBatch:
+    """Values in the forms MySQL reads: 1/0 for booleans, UTC wall time for aware timestamps
+    (as `UtcDateTime` stores them), positional decimals, hex for binary."""
+    import pyarrow as pa
+
+    arrays = []
+    for array in batch.columns:
+        kind = array.type
+        if pa.types.is_boolean(kind):
+            array = array.cast(pa.int8())
+        elif pa.types.is_timestamp(kind) and kind.tz is not None:
+            array = array.cast(pa.timestamp(kind.unit))
+        elif pa.types.is_decimal(kind):
+            array = decimal_text(array)
+        elif pa.types.is_binary(kind):
+            array = hex_text(array)
+        arrays.append(array)
+    return replace_columns(batch, arrays)
+
+
+class MysqlLoadDataPath(LoadPath):
+    """CSV through `LOAD DATA LOCAL INFILE`, when server and client both allow LOCAL."""
+
+    name = "load_data"
+    file_formats = ("typed-jsonl", "parquet")
+
+    def is_available(self, request: LoadRequest) -> bool:
+        return self.unavailable_reason(request) is None
+
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        from dlt_sqlalchemy.type_mapper import UtcDateTime
+
+        connection = request.connection
+        dialect = connection.dialect
+        if dialect.driver not in LOAD_DATA_DRIVERS:
+            return f"driver `{dialect.driver}` is not one of {', '.join(LOAD_DATA_DRIVERS)}"
+        if not has_pyarrow():
+            return f"pyarrow is not installed: {PYARROW_HINT}"
+        if not plain_types(request.table, dialect, (UtcDateTime,)):
+            return "a column type processes its values in Python"
+        client_flag = getattr(_driver(connection), "client_flag", 0)
+        if not client_flag & _CLIENT_LOCAL_FILES:
+            return (
+                "the client has LOCAL INFILE off: pass `local_infile` in `connect_args`"
+                " (engine_kwargs)"
+            )
+        if not _server_allows_local_infile(connection):
+            return "the server has `local_infile` off"
+        return None
+
+    def load(self, request: LoadRequest) -> int:
+        hex_columns = [
+            column.name
+            for column, dlt_column in zip(request.table.columns, request.columns)
+            if dlt_column.get("data_type") == "binary"
+        ]
+        counter = RowCounter()
+        chunks = csv_chunks(counter.count(arrow_batches(request)), _prepare_csv, "NULL")
+        connection = request.connection
+        cursor = _driver(connection).cursor()
+        try:
+            with tempfile.TemporaryDirectory(prefix="dlt_sqla_load_") as folder:
+                file_name = os.path.join(folder, "rows.csv")
+                sql = str(
+                    LoadDataLocalInfile(request.table, file_name, hex_columns).compile(
+                        dialect=connection.dialect
+                    )
+                )
+                if hasattr(os, "mkfifo"):
+                    _load_through_fifo(cursor, sql, file_name, chunks)
+                else:
+                    with open(file_name, "wb") as f:
+                        for chunk in chunks:
+                            f.write(chunk)
+                    cursor.execute(sql)
+            self._raise_warnings(request, cursor)
+        except BatchFailed:
+            raise
+        except Exception as ex:
+            if _is_driver_error(ex):
+                raise BatchFailed(ex, _failed_row(request, ex)) from ex
+            raise
+        finally:
+            cursor.close()
+        return counter.rows
+
+    def _raise_warnings(self, request: LoadRequest, cursor: Any) -> None:
+        cursor.execute("SHOW WARNINGS")
+        problems = [row for row in cursor.fetchall() if str(row[0]).lower() != "note"]
+        if not problems:
+            return
+        _, code, message = problems[0]
+        code = int(code)
+        dbapi = request.connection.dialect.loaded_dbapi
+        if code == _NULL_INTO_NOT_NULL:
+            column = _WARNING_COLUMN.search(message)
+            name = column.group(1) if column else "?"
+            error = dbapi.IntegrityError(_NOT_NULL_ERROR, f"Column '{name}' cannot be null")
+        else:
+            error = dbapi.DataError(code, message)
+        more = f" ({len(problems) - 1} more)" if len(problems) > 1 else ""
+        error.args = (error.args[0], f"{error.args[1]}{more}")
+        row = _WARNING_ROW.search(message)
+        failed = python_rows_at(request, int(row.group(1)) - 1) if row else None
+        raise BatchFailed(error, failed)
+
+
+def _load_through_fifo(cursor: Any, sql: str, fifo: str, chunks: Iterator[bytes]) -> None:
+    os.mkfifo(fifo, 0o600)
+    feeder = _FifoFeeder(fifo, chunks)
+    feeder.start()
+    try:
+        cursor.execute(sql)
+    finally:
+        feeder.finish()
+    if feeder.error is not None:
+        # the file was cut short: what the server loaded is rolled back with the transaction
+        raise feeder.error
+
+
+class _FifoFeeder(threading.Thread):
+    """Writes CSV chunks into the FIFO the client library reads as the local file.
+
+    Arrow renders CSV without the GIL, and the client library reads the pipe in C, so the two
+    sides work in parallel.
+    """
+
+    def __init__(self, fifo: str, chunks: Iterator[bytes]) -> None:
+        super().__init__(name="dlt-sqlalchemy-load-data", daemon=True)
+        self.fifo = fifo
+        self.chunks = chunks
+        self.error: Optional[BaseException] = None
+        self.opened = threading.Event()
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        try:
+            with open(self.fifo, "wb") as pipe:  # blocks until the client opens the file
+                self.opened.set()
+                for chunk in self.chunks:
+                    if self.stopped.is_set():
+                        break
+                    pipe.write(chunk)
+        except BrokenPipeError:
+            pass  # the statement ended early: its own error tells why
+        except BaseException as ex:
+            self.error = ex
+
+    def finish(self) -> None:
+        self.stopped.set()
+        if not self.opened.is_set():
+            # the statement failed before reading the file: open the other end to release
+            # the feeder, whose writes then fail with a broken pipe
+            reader = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
+            os.close(reader)
+        self.join()
+
+
+def _server_allows_local_infile(connection: sa.Connection) -> bool:
+    """`@@GLOBAL.local_infile`, asked once per pooled connection."""
+    info = connection.connection.info
+    if _SERVER_SETTING_KEY not in info:
+        cursor = _driver(connection).cursor()
+        try:
+            cursor.execute("SELECT @@GLOBAL.local_infile")
+            (value,) = cursor.fetchone()
+        finally:
+            cursor.close()
+        info[_SERVER_SETTING_KEY] = str(value).upper() in ("1", "ON")
+    return bool(info[_SERVER_SETTING_KEY])
+
+
+def _is_driver_error(ex: Exception) -> bool:
+    module = type(ex).__module__ or ""
+    return module.startswith(("MySQLdb", "pymysql"))
+
+
+def _failed_row(request: LoadRequest, ex: Exception) -> Optional[Any]:
+    match = _WARNING_ROW.search(str(ex))
+    return python_rows_at(request, int(match.group(1)) - 1) if match else None
