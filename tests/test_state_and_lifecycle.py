@@ -103,14 +103,7 @@ def test_merge_strategies_from_capabilities_load(backend: Backend, strategy: str
     """The merge strategies the capabilities declare actually load (deeper tests: merge issue)."""
     pipeline = backend.pipeline()
     declared = pipeline.destination.capabilities().supported_merge_strategies
-    if backend.name == "mariadb":
-        # not declared until the native merge lands: dlt must refuse, not half-load
-        assert declared == []
-        with pytest.raises(Exception, match="merge"):
-            pipeline.run(
-                [{"id": 1}], table_name="items", write_disposition="merge", primary_key="id"
-            )
-        return
+    # every live backend, MariaDB included, has the native merge (tests/test_merge.py)
     assert strategy in declared
     hints: Any = {"write_disposition": {"disposition": "merge", "strategy": strategy}}
     if strategy == "delete-insert":

@@ -40,6 +40,7 @@ from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
 from dlt_sqlalchemy.exceptions import IdentifierTooLong
 from dlt_sqlalchemy.load_jobs import LoadFileJob
+from dlt_sqlalchemy.merge_jobs import SqlalchemyMergeJob
 from dlt_sqlalchemy.readers import READERS
 from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
 from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -247,6 +248,13 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         if ParsedLoadJobFileName.parse(file_path).file_format in READERS:
             return LoadFileJob(file_path)
         return super().create_load_job(table, file_path, load_id, restore)
+
+    def _create_merge_followup_jobs(
+        self, table_chain: Sequence[PreparedTableSchema]
+    ) -> List[FollowupJobRequest]:
+        # our own SQL per strategy (dlt's generic one ORs keys, leaves helper tables, formats
+        # timestamps as strings): see `merge_jobs`
+        return [SqlalchemyMergeJob.from_job_client(table_chain, self)]
 
     def _create_replace_followup_jobs(
         self, table_chain: Sequence[PreparedTableSchema]

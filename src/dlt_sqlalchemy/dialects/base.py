@@ -8,13 +8,15 @@ Every hook has a working generic default: a dialect that nobody registered still
 from __future__ import annotations
 
 import dataclasses
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Type
+import datetime
+from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Tuple, Type
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, portable_upsert
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -201,6 +203,55 @@ class DialectCapabilities:
         dialect = table.info.get("dialect")
         assert dialect is not None, "tables are built by the job client with their dialect"
         return dialect  # type: ignore[no-any-return]
+
+    # --- merge and replace (hooks of the merge strategies and the staging-optimized swap) -----
+
+    def timestamp_literal(
+        self, value: datetime.datetime, column: sa.Column[Any]
+    ) -> sa.ColumnElement[Any]:
+        """`value` (UTC; naive for a naive column) as a SQL literal of `column`'s type.
+
+        Rendered through the column type, type decorators included, so the literal is what an
+        insert would have bound. Override where the dialect renders timestamps badly (Oracle).
+        """
+        return sa.literal(value, type_=column.type)
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        """Statements writing `spec.source` into `spec.target` by `spec.keys`: matched rows
+        updated (unless insert-only), the others inserted.
+
+        The default is plain UPDATE-then-INSERT, which any SQL database runs and which needs no
+        unique key; dialects override it with their native form.
+        """
+        return portable_upsert(spec)
+
+    def swap_tables(
+        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+    ) -> Optional[List[TStatement]]:
+        """Statements putting each staged table of `pairs` (destination, staged) in place of its
+        destination table, all at once; None where the dialect cannot do that atomically, and
+        `staging-optimized` then copies like `insert-from-staging`.
+
+        The default swaps only tables in the same schema (staging tables under a prefix), by
+        DROP and ALTER TABLE ... RENAME, which must run in one transaction: dialects without
+        transactional DDL return None.
+        """
+        if not client.capabilities.supports_ddl_transactions:
+            return None
+        if any(target.schema != staged.schema for target, staged in pairs):
+            return None
+        statements: List[TStatement] = []
+        for target, staged in pairs:
+            statements.append(sa.schema.DropTable(target))
+            statements.append(self.rename_table_sql(staged, str(target.name)))
+        return statements
+
+    def rename_table_sql(self, table: sa.Table, new_name: str) -> str:
+        """`ALTER TABLE <table> RENAME TO <new_name>`, quoted for the dialect."""
+        preparer = self.dialect_for_ddl(table).identifier_preparer
+        return f"ALTER TABLE {preparer.format_table(table)} RENAME TO {preparer.quote(new_name)}"
 
 
 def group_storage_columns(rows: Any) -> Dict[str, List[StorageColumn]]:

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from sqlalchemy.dialects import postgresql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.types import DuckdbTypeMapper
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -42,3 +44,11 @@ class DuckdbCapabilities(DialectCapabilities):
         )
         rows = client.execute_sql(query)
         return bool(rows and rows[0][0])
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        # duckdb-engine compiles with PostgreSQL's compiler, and DuckDB speaks ON CONFLICT
+        return on_conflict_upsert(spec, postgresql.insert)

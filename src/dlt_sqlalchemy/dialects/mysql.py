@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
+from dlt.common.normalizers.naming import NamingConvention
 from sqlalchemy.dialects import mysql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, unique_key_index
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -35,10 +37,6 @@ class MysqlCapabilities(DialectCapabilities):
         caps.enforces_nulls_on_alter = False
         caps.wei_precision = (65, 0)  # DECIMAL holds at most 65 digits
         caps.supports_tz_aware_datetime = True  # stored as UTC DATETIME, read back aware
-        # dlt's generic merge SQL (DELETE with a table alias, tz-suffixed literals) does not run
-        # on MySQL; until our native merge lands, dlt refuses merge here up front, with a clear
-        # message, instead of failing half-way through a load
-        caps.supported_merge_strategies = []
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
@@ -107,6 +105,90 @@ class MysqlCapabilities(DialectCapabilities):
             (t, c, "boolean" if str(ty).lower() == "tinyint(1)" else ty, n, p, s)
             for t, c, ty, n, p, s in rows
         )
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        """INSERT ... SELECT ... ON DUPLICATE KEY UPDATE, on a unique index over the keys.
+
+        The index is made the first time (MySQL's CREATE INDEX commits on its own, so that one
+        run is not one transaction); later runs find it and stay pure DML. An insert-only upsert
+        "updates" a key to itself: unlike INSERT IGNORE, that turns no other error into a
+        warning.
+        """
+        statements: List[TStatement] = []
+        if not _has_unique_key(client, spec):
+            # MariaDB knows IF NOT EXISTS, which keeps a re-run of this job harmless
+            mariadb = bool(getattr(self.dialect_for_ddl(spec.target), "is_mariadb", False))
+            statements.append(
+                sa.schema.CreateIndex(unique_key_index(spec), if_not_exists=mariadb)
+            )
+        target, source = spec.target, spec.source
+        insert = mysql.insert(target).from_select(
+            [target.c[c] for c in spec.columns],
+            sa.select(*[source.c[c] for c in spec.columns]),
+        )
+        if spec.insert_only or not spec.update:
+            key = target.c[spec.keys[0]]
+            statements.append(insert.on_duplicate_key_update([(key.key, key)]))
+            return statements
+        new = insert.inserted
+        changed = spec.changed(target.c, new)
+        assignments: List[Tuple[str, Any]] = []
+        for name in spec.update:
+            value: Any = new[name]
+            if changed is not None and name not in spec.compare:
+                # evaluated before any compared column is assigned (they come last), so the
+                # condition still sees the old row
+                value = sa.case((changed, value), else_=target.c[name])
+            assignments.append((name, value))
+        statements.append(insert.on_duplicate_key_update(assignments))
+        return statements
+
+    def swap_tables(
+        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+    ) -> Optional[List[TStatement]]:
+        """One RENAME TABLE moves every destination table aside and every staged table into its
+        place: atomic across all tables of the chain, across databases too. The old tables are
+        dropped after; a leftover of an interrupted run is dropped first."""
+        preparer = self.dialect_for_ddl(pairs[0][0]).identifier_preparer
+        old_tables = []
+        renames = []
+        for target, staged in pairs:
+            name = f"{staged.name}__dlt_old"
+            name = NamingConvention.shorten_identifier(name, name, MAX_IDENTIFIER_LENGTH)
+            old = sa.Table(name, sa.MetaData(), schema=staged.schema)
+            old_tables.append(old)
+            renames.append(f"{preparer.format_table(target)} TO {preparer.format_table(old)}")
+            renames.append(f"{preparer.format_table(staged)} TO {preparer.format_table(target)}")
+        drop_old: List[TStatement] = [sa.schema.DropTable(t, if_exists=True) for t in old_tables]
+        return [*drop_old, f"RENAME TABLE {', '.join(renames)}", *drop_old]
+
+
+def _has_unique_key(client: SqlalchemySqlClient, spec: UpsertSpec) -> bool:
+    """Whether a unique index (or the primary key) of the target covers exactly the keys."""
+    statistics = sa.table(
+        "statistics",
+        *(
+            sa.column(name)
+            for name in ("table_schema", "table_name", "index_name", "column_name", "non_unique")
+        ),
+        schema="information_schema",
+    )
+    query = sa.select(statistics.c.index_name, statistics.c.column_name).where(
+        statistics.c.table_schema == str(spec.target.schema),
+        statistics.c.table_name == str(spec.target.name),
+        statistics.c.non_unique == 0,
+    )
+    with client:
+        rows = client.execute_sql(query) or []
+    indexes: Dict[str, Set[str]] = {}
+    for index, column in rows:
+        indexes.setdefault(str(index), set()).add(str(column).lower())
+    keys = {str(spec.target.c[k].name).lower() for k in spec.keys}
+    return keys in indexes.values()
 
 
 def _is_mariadb_json(columns: sa.TableClause) -> sa.ColumnElement[bool]:

@@ -16,10 +16,12 @@ from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from sqlalchemy.dialects import sqlite
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, TErrorClass
 from dlt_sqlalchemy.dialects.types import SqliteTypeMapper
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
@@ -158,6 +160,13 @@ class SqliteCapabilities(DialectCapabilities):
                 StorageColumn(name=name, db_type=db_type or "", nullable=not not_null)
             )
         return tables
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        return on_conflict_upsert(spec, sqlite.insert)
 
 
 class _Layout:

@@ -1,0 +1,117 @@
+"""`upsert` and `insert-only`: write staged rows by primary key, in each database's native form.
+
+The dialect picks the form (`DialectCapabilities.upsert_statements`): INSERT ... ON CONFLICT,
+ON DUPLICATE KEY UPDATE, MERGE, or the portable UPDATE-then-INSERT. This module prepares what
+they all share: the source rows (filtered, one per key, deleted ones split off), the hard deletes,
+and the nested tables, which dlt merges by their row key and cleans of removed list elements.
+"""
+
+from __future__ import annotations
+
+from typing import List
+
+import sqlalchemy as sa
+from dlt.common.destination.utils import get_merge_compare_columns
+from dlt.common.schema.typing import TTableSchema
+from dlt.common.schema.utils import get_first_column_name_with_prop
+
+from dlt_sqlalchemy.merge.chain import MergeChain
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec
+
+UPSERT_INDEX_SUFFIX = "__dlt_upsert_key"
+
+
+def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TStatement]:
+    strategy = "insert-only" if insert_only else "upsert"
+    if not chain.primary_keys:
+        raise chain.error(
+            f"The `{strategy}` merge strategy needs a primary key on table"
+            f" `{chain.root['name']}`: set `primary_key` on the resource."
+        )
+    statements: List[TStatement] = []
+    root = chain.target(chain.root)
+    # dlt defines that insert-only ignores `source_filter`
+    rows = chain.root_rows("s", filtered=not insert_only)
+    kept = chain.is_kept(rows.c)
+    root_row_key = chain.key(chain.row_key(chain.root)) if chain.nested else None
+
+    if chain.nested and not insert_only:
+        assert root_row_key is not None
+        staged_root = chain.staged(chain.root)
+        merged_roots = sa.select(staged_root.c[root_row_key]).where(*chain.filter_clause())
+        for table in chain.nested:
+            target = chain.target(table)
+            staged = chain.staged(table).alias("n")
+            row_key = chain.key(chain.row_key(table))
+            root_key = target.c[chain.key(chain.root_key(table))]
+            if chain.hard_delete is not None:
+                deleted_roots = sa.select(rows.c[root_row_key]).where(chain.is_deleted(rows.c))
+                statements.append(sa.delete(target).where(root_key.in_(deleted_roots)))
+            # list elements that are gone: rows of merged parents that were not staged again
+            statements.append(
+                sa.delete(target).where(
+                    root_key.in_(merged_roots),
+                    ~sa.exists().where(staged.c[row_key] == target.c[row_key]),
+                )
+            )
+
+    if chain.hard_delete is not None and not insert_only:
+        keys = chain.keys(chain.primary_keys)
+        statements.append(
+            sa.delete(root).where(
+                sa.exists().where(
+                    *[rows.c[k] == root.c[k] for k in keys], chain.is_deleted(rows.c)
+                )
+            )
+        )
+
+    source = sa.select(*rows.c).where(*kept).subquery("src")
+    spec = _spec(chain, chain.root, root, source, chain.primary_keys, insert_only)
+    statements.extend(chain.dialect_caps.upsert_statements(chain.sql_client, spec))
+
+    for table in chain.nested:
+        target = chain.target(table)
+        where = []
+        if not insert_only and (chain.hard_delete is not None or chain.source_filter):
+            assert root_row_key is not None
+            root_key = chain.staged(table).c[chain.key(chain.root_key(table))]
+            where.append(root_key.in_(sa.select(source.c[root_row_key])))
+        nested_rows = chain.staged_rows(
+            table, "src", dedup_by=[chain.row_key(table)], where=where
+        )
+        statements.extend(
+            chain.dialect_caps.upsert_statements(
+                chain.sql_client,
+                _spec(chain, table, target, nested_rows, [chain.row_key(table)], insert_only),
+            )
+        )
+    return statements
+
+
+def _spec(
+    chain: MergeChain,
+    table: TTableSchema,
+    target: sa.Table,
+    source: sa.Subquery,
+    keys: List[str],
+    insert_only: bool,
+) -> UpsertSpec:
+    key_columns = chain.keys(keys)
+    columns = chain.column_keys(target)
+    compare = [c for c in chain.keys(get_merge_compare_columns(table)) if c in columns]
+    by_version = get_first_column_name_with_prop(table, "x-row-version") is not None
+    update = [c for c in columns if c not in key_columns]
+    # assignments that change detection does not look at go first (see `UpsertSpec.update`)
+    update = [c for c in update if c not in compare] + [c for c in update if c in compare]
+    return UpsertSpec(
+        target=target,
+        source=source,
+        keys=key_columns,
+        columns=columns,
+        update=update,
+        compare=compare,
+        compare_by_version=by_version,
+        skip_unchanged=bool(chain.root.get("x-merge-skip-unchanged-rows", False)),
+        insert_only=insert_only,
+        index_name=chain.index_name(target, UPSERT_INDEX_SUFFIX),
+    )
