@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
-from typing import Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
+from sqlalchemy.dialects import postgresql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.types import PostgresqlTypeMapper
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
 
 class PostgresqlCapabilities(DialectCapabilities):
@@ -31,3 +36,30 @@ class PostgresqlCapabilities(DialectCapabilities):
         from dlt_sqlalchemy.paths.postgresql import PostgresqlAdbcPath, PostgresqlCopyPath
 
         return (PostgresqlAdbcPath(), PostgresqlCopyPath(), ExecutemanyPath())
+
+    # --- merge and replace --------------------------------------------------------------------
+
+    def upsert_statements(
+        self, client: SqlalchemySqlClient, spec: UpsertSpec
+    ) -> List[TStatement]:
+        return on_conflict_upsert(spec, postgresql.insert)
+
+    def swap_tables(
+        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+    ) -> Optional[List[TStatement]]:
+        """DROP the destination table, move the staged one over (SET SCHEMA, RENAME): DDL is
+        transactional, so readers wait on the lock and then see the new table, never a gap."""
+        statements: List[TStatement] = []
+        for target, staged in pairs:
+            preparer = self.dialect_for_ddl(staged).identifier_preparer
+            statements.append(sa.schema.DropTable(target))
+            if staged.schema != target.schema:
+                statements.append(
+                    f"ALTER TABLE {preparer.format_table(staged)}"
+                    f" SET SCHEMA {preparer.quote_schema(target.schema)}"  # type: ignore[arg-type]
+                )
+                staged = sa.Table(staged.name, sa.MetaData(), schema=target.schema)
+                staged.info["dialect"] = target.info["dialect"]
+            if staged.name != target.name:
+                statements.append(self.rename_table_sql(staged, str(target.name)))
+        return statements
