@@ -31,6 +31,7 @@ import decimal
 import gc
 import hashlib
 import importlib.metadata
+import io
 import json
 import os
 import platform
@@ -40,6 +41,7 @@ import sqlite3
 import statistics
 import subprocess
 import sys
+import tarfile
 import tempfile
 import threading
 import time
@@ -55,7 +57,8 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 import dlt
 import sqlalchemy as sa
 
-from dlt_sqlalchemy import sqlalchemy as ours_destination
+# `dlt_sqlalchemy` is imported in `make_destination`, after `--ref` may have put a snapshot of
+# the package first on sys.path
 
 TABLE = "bench_rows"
 BACKENDS = ("sqlite", "postgresql", "mariadb", "duckdb")
@@ -197,6 +200,8 @@ def make_target(backend: str, work_dir: Path, run_id: str) -> Target:
 
 def make_destination(name: str, url: str) -> Any:
     if name == "ours":
+        from dlt_sqlalchemy import sqlalchemy as ours_destination
+
         return ours_destination(url)
     return dlt.destinations.sqlalchemy(url)
 
@@ -293,6 +298,7 @@ class Run:
     load_path: Optional[str] = None  # ours: how the table's file was loaded (job metrics)
     error: Optional[str] = None
     error_detail: Optional[str] = None
+    rows_missing: bool = False  # load() returned, but the table does not hold every row
 
 
 class LoadCheckFailed(Exception):
@@ -350,6 +356,9 @@ def one_run(
         run.cpu_seconds = cpu_seconds
         run.peak_rss_growth_mb = rss.growth_mb
     except Exception as ex:  # one destination failing on one backend must not stop the others
+        if isinstance(ex, LoadCheckFailed):
+            run.rows_missing = True
+            print(f"ERROR: {backend}/{fmt}/{destination}: {ex}", file=sys.stderr, flush=True)
         run.error = short_reason(ex)
         run.error_detail = "".join(traceback.format_exception(ex))
     finally:
@@ -517,7 +526,36 @@ def package_version(name: str) -> str:
         return "not installed"
 
 
-def git_state() -> str:
+def git(*args: str) -> str:
+    return subprocess.run(
+        ["git", *args], cwd=REPO_ROOT, capture_output=True, text=True, check=True
+    ).stdout.strip()
+
+
+def snapshot_package(ref: str, into: Path) -> str:
+    """Extracts `src/` as committed in `ref` into `into` and puts it first on sys.path, so the
+    benchmark measures that commit, not a working tree other people are editing meanwhile."""
+    commit = git("rev-parse", "--short", f"{ref}^{{commit}}")
+    archive = subprocess.run(
+        ["git", "archive", "--format=tar", commit, "src"],
+        cwd=REPO_ROOT,
+        capture_output=True,
+        check=True,
+    ).stdout
+    with tarfile.open(fileobj=io.BytesIO(archive)) as tar:
+        if hasattr(tarfile, "data_filter"):  # Python >= 3.10.12: refuse odd members
+            tar.extractall(into, filter="data")
+        else:  # our own repository's archive
+            tar.extractall(into)
+    if "dlt_sqlalchemy" in sys.modules:
+        raise RuntimeError("dlt_sqlalchemy was imported before the snapshot was put on sys.path")
+    sys.path.insert(0, str(into / "src"))
+    return commit
+
+
+def git_state(ref_commit: Optional[str]) -> str:
+    if ref_commit:
+        return f"{ref_commit} (snapshot of the commit, --ref)"
     try:
         head = subprocess.run(
             ["git", "rev-parse", "--short", "HEAD"],
@@ -550,13 +588,16 @@ def git_state() -> str:
         return "unknown"
 
 
-def environment(backends: List[str]) -> Dict[str, Any]:
+def environment(backends: List[str], ref_commit: Optional[str]) -> Dict[str, Any]:
+    import dlt_sqlalchemy
+
     return {
         "date": dt.datetime.now().astimezone().isoformat(timespec="seconds"),
         "command": " ".join(shlex.quote(a) for a in [Path(sys.executable).name, *sys.argv]),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         "python": platform.python_version(),
-        "dlt_sqlalchemy": f"{package_version('dlt-sqlalchemy')} (git {git_state()})",
+        "dlt_sqlalchemy": f"{package_version('dlt-sqlalchemy')} (git {git_state(ref_commit)})",
+        "dlt_sqlalchemy_path": str(Path(dlt_sqlalchemy.__file__).parent),
         "versions": {
             name: package_version(name)
             for name in (
@@ -608,16 +649,31 @@ def main(argv: Optional[List[str]] = None) -> int:
         help="comma-separated, from ours,built-in (both)",
     )
     parser.add_argument("--json", metavar="PATH", help="write environment and raw timings here")
+    parser.add_argument(
+        "--ref",
+        metavar="COMMIT",
+        help="benchmark dlt_sqlalchemy as committed in COMMIT (e.g. HEAD) instead of the working"
+        " tree: its src/ is extracted to a temporary directory that goes first on sys.path",
+    )
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up load")
     args = parser.parse_args(argv)
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
 
-    env = environment(args.backends)
+    snapshot_dir = Path(tempfile.mkdtemp(prefix="dlt_sqla_bench_src_"))
+    try:
+        ref_commit = snapshot_package(args.ref, snapshot_dir) if args.ref else None
+        return run_all(args, ref_commit)
+    finally:
+        shutil.rmtree(snapshot_dir, ignore_errors=True)
+
+
+def run_all(args: argparse.Namespace, ref_commit: Optional[str]) -> int:
+    env = environment(args.backends, ref_commit)
     print(f"date:     {env['date']}")
     print(f"command:  {env['command']}")
     print(f"machine:  {env['machine']}, Python {env['python']}")
-    print(f"package:  dlt-sqlalchemy {env['dlt_sqlalchemy']}")
+    print(f"package:  dlt-sqlalchemy {env['dlt_sqlalchemy']}, from {env['dlt_sqlalchemy_path']}")
     print("versions: " + ", ".join(f"{k} {v}" for k, v in env["versions"].items()))
     for backend, version in env["servers"].items():
         print(f"server:   {backend}: {version}")
@@ -694,6 +750,13 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f"\n--- ours failed on {r.backend}/{r.format} ---\n{r.error_detail}",
                 file=sys.stderr,
             )
+    exit_code = 0
+    missing = [r for r in runs if r.rows_missing]
+    if missing:
+        exit_code = 1
+        print("\nERROR: load() returned without loading every row:", file=sys.stderr)
+        for r in missing:
+            print(f"  {r.backend}/{r.format}/{r.destination}: {r.error}", file=sys.stderr)
     if args.json:
         out = {
             "environment": env,
@@ -705,7 +768,7 @@ def main(argv: Optional[List[str]] = None) -> int:
         }
         Path(args.json).write_text(json.dumps(out, indent=2) + "\n", encoding="utf-8")
         print(f"raw timings written to {args.json}")
-    return 0
+    return exit_code
 
 
 if __name__ == "__main__":
