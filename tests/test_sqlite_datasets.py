@@ -133,3 +133,26 @@ def test_database_in_a_new_folder_is_created(tmp_path: Any) -> None:
     )
     pipeline.run([{"id": 1}], table_name="t")
     assert (tmp_path / "new" / "deeper" / "chess__games.db").exists()
+
+
+def test_sqlalchemy_reflection_renders_our_sqlite_tables(tmp_path: Any) -> None:
+    """SQLAlchemy's own reflection (what Alembic uses) reads our tables and renders them back."""
+    import decimal
+
+    url = f"sqlite:///{tmp_path / 'chess.db'}"
+    pipeline = dlt.pipeline(
+        "reflect",
+        destination=sqlalchemy(url),
+        dataset_name="main",
+        pipelines_dir=str(tmp_path / "pl"),
+    )
+    pipeline.run(
+        [{"id": 1, "price": decimal.Decimal("1.25")}],
+        table_name="prices",
+        columns={"price": {"data_type": "decimal", "precision": 18, "scale": 4}},
+    )
+    engine = sa.create_engine(url)
+    table = sa.Table("prices", sa.MetaData(), autoload_with=engine)
+    ddl = str(sa.schema.CreateTable(table).compile(dialect=engine.dialect))
+    assert "price" in ddl
+    engine.dispose()

@@ -8,7 +8,7 @@ types, and are read back three ways: through the test's own engine with SQLAlche
 What a backend cannot keep, and how it shows:
 - SQLite and MySQL/MariaDB have no time zone type: aware timestamps are stored as naive UTC and
   read back aware UTC (same instant); their columns read back as `timezone: False`.
-- SQLite stores decimals and wei as text (`DECIMAL_TEXT(p, s)`) so no digit is lost; they read
+- SQLite stores decimals and wei as text (`DECIMAL_TEXT_<p>_<s>`) so no digit is lost; they read
   back as `Decimal` and map back to `decimal` / `wei`.
 - SQLite keeps no timestamp precision (always microseconds); DuckDB has no precision argument.
 - Text lengths read back on SQLite, MySQL and PostgreSQL (`character_maximum_length`); DuckDB

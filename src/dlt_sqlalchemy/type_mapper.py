@@ -237,6 +237,8 @@ class SqlalchemyTypeMapper(DataTypeMapper):
         self, db_type: str, precision: Optional[int], scale: Optional[int]
     ) -> TSaType:
         name = db_type.strip().lower()
+        # SQLite decimals kept as text are declared DECIMAL_TEXT_<precision>_<scale>
+        name = re.sub(r"^decimal_text_(\d+)_(\d+)$", r"decimal_text(\1, \2)", name)
         args = [int(a) for a in re.findall(r"\d+", name[name.find("(") :])] if "(" in name else []
         base = re.sub(r"\(.*?\)", "", name).strip()
         ischema: Dict[str, Type[TSaType]] = getattr(self.dialect, "ischema_names", None) or {}

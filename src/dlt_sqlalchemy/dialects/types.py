@@ -13,11 +13,12 @@ from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, UtcDateTim
 
 
 class DecimalText(sa.types.UserDefinedType[str]):
-    """The storage type of `ExactDecimal`: `DECIMAL_TEXT(p, s)`.
+    """The storage type of `ExactDecimal`: `DECIMAL_TEXT_<p>_<s>`.
 
     SQLite gives any declared type containing "TEXT" text affinity, so the digits are stored as
-    written; the `DECIMAL` prefix and `(p, s)` let the schema reader map the column back to
-    `decimal` (or `wei`) instead of `text`.
+    written; the `DECIMAL` prefix and the precision let our schema reader map the column back to
+    `decimal` (or `wei`) instead of `text`. No parentheses: SQLAlchemy's own SQLite reflection
+    would read `(18, 4)` as a TEXT length and collation and fail to render it (Alembic would).
     """
 
     cache_ok = True
@@ -29,7 +30,7 @@ class DecimalText(sa.types.UserDefinedType[str]):
     def get_col_spec(self, **kw: Any) -> str:
         if self.precision is None:
             return "DECIMAL_TEXT"
-        return f"DECIMAL_TEXT({self.precision}, {self.scale or 0})"
+        return f"DECIMAL_TEXT_{self.precision}_{self.scale or 0}"
 
 
 class ExactDecimal(sa.types.TypeDecorator[decimal.Decimal]):
