@@ -134,34 +134,21 @@ class DialectCapabilities:
         The default asks `information_schema`, which most SQL databases provide; SQLAlchemy's
         per-table reflection is both slower and broken on some dialects (DuckDB).
         """
+        details = ("numeric_precision", "numeric_scale", "character_maximum_length")
+        names = ("table_schema", "table_name", "column_name", "data_type", "is_nullable")
+        wanted = names + (details if self.information_schema_details else ())
         columns = sa.table(
-            "columns",
-            sa.column("table_schema"),
-            sa.column("table_name"),
-            sa.column("column_name"),
-            sa.column("data_type"),
-            sa.column("is_nullable"),
-            sa.column("numeric_precision"),
-            sa.column("numeric_scale"),
-            sa.column("character_maximum_length"),
-            sa.column("ordinal_position"),
-            schema="information_schema",
+            "columns", *map(sa.column, (*wanted, "ordinal_position")), schema="information_schema"
         )
         query = (
-            sa.select(
-                columns.c.table_name,
-                columns.c.column_name,
-                columns.c.data_type,
-                columns.c.is_nullable,
-                columns.c.numeric_precision,
-                columns.c.numeric_scale,
-                columns.c.character_maximum_length,
-            )
+            sa.select(*(columns.c[name] for name in wanted[1:]))
             .where(columns.c.table_schema == dataset_name)
             .where(columns.c.table_name.in_(list(table_names)))
             .order_by(columns.c.table_name, columns.c.ordinal_position)
         )
         rows = connection.execute(query)
+        if not self.information_schema_details:
+            return group_storage_columns((t, c, ty, n, None, None) for t, c, ty, n in rows)
         # `character varying` + a length column becomes `character varying(20)`, the form the
         # type parser reads lengths from (unbounded types report NULL, MSSQL's max reports -1)
         return group_storage_columns(
@@ -169,6 +156,9 @@ class DialectCapabilities:
             for t, c, ty, n, p, sc, length in rows
         )
 
+    information_schema_details: bool = True
+    """`information_schema.columns` has precision, scale and length columns (Trino's has not:
+    its `data_type` spells them out, as in `varchar(20)`)."""
     identifier_unit: str = "characters"
     """What the identifier limit counts: `characters`, or `bytes` of UTF-8 (PostgreSQL, Oracle)."""
 
@@ -189,15 +179,22 @@ class DialectCapabilities:
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
     ) -> List[str]:
-        """Renders ALTER TABLE statements adding `columns` (already bound to `table`)."""
+        """Renders ALTER TABLE statements adding `columns` (already bound to `table`).
+
+        The default is one `ADD COLUMN` statement per column, which every SQL database takes.
+        """
+        qualified, definitions = self.render_added_columns(table, columns)
+        return [f"ALTER TABLE {qualified} ADD COLUMN {definition}" for definition in definitions]
+
+    def render_added_columns(
+        self, table: sa.Table, columns: Sequence[sa.Column[Any]]
+    ) -> Tuple[str, List[str]]:
+        """The qualified table name and each column's definition, compiled for the dialect."""
         dialect = self.dialect_for_ddl(table)
-        preparer = dialect.identifier_preparer
-        qualified = preparer.format_table(table)
-        return [
-            f"ALTER TABLE {qualified} ADD COLUMN "
-            f"{sa.schema.CreateColumn(column).compile(dialect=dialect)}"
-            for column in columns
+        definitions = [
+            str(sa.schema.CreateColumn(column).compile(dialect=dialect)) for column in columns
         ]
+        return dialect.identifier_preparer.format_table(table), definitions
 
     def dialect_for_ddl(self, table: sa.Table) -> sa.engine.interfaces.Dialect:
         dialect = table.info.get("dialect")
@@ -216,9 +213,7 @@ class DialectCapabilities:
         """
         return sa.literal(value, type_=column.type)
 
-    def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
         """Statements writing `spec.source` into `spec.target` by `spec.keys`: matched rows
         updated (unless insert-only), the others inserted.
 

@@ -82,18 +82,12 @@ class MssqlCapabilities(DialectCapabilities):
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
     ) -> List[str]:
-        dialect = self.dialect_for_ddl(table)
-        qualified = dialect.identifier_preparer.format_table(table)
-        column_sql = ", ".join(
-            str(sa.schema.CreateColumn(column).compile(dialect=dialect)) for column in columns
-        )
-        return [f"ALTER TABLE {qualified} ADD {column_sql}"]
+        qualified, definitions = self.render_added_columns(table, columns)
+        return [f"ALTER TABLE {qualified} ADD {', '.join(definitions)}"]
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
         """MERGE, run as dynamic SQL: SQL Server requires a MERGE to end with `;`, and dlt's SQL
         job splits its file on every `;`, so the terminator is appended as NCHAR(59)."""
         merge = client.compile(MergeInto(spec))

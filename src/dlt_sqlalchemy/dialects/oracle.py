@@ -76,12 +76,8 @@ class OracleCapabilities(DialectCapabilities):
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
     ) -> List[str]:
-        dialect = self.dialect_for_ddl(table)
-        qualified = dialect.identifier_preparer.format_table(table)
-        column_sql = ", ".join(
-            str(sa.schema.CreateColumn(column).compile(dialect=dialect)) for column in columns
-        )
-        return [f"ALTER TABLE {qualified} ADD ({column_sql})"]
+        qualified, definitions = self.render_added_columns(table, columns)
+        return [f"ALTER TABLE {qualified} ADD ({', '.join(definitions)})"]
 
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]

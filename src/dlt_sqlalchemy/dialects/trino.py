@@ -6,17 +6,22 @@ are one name there: use a lower-case naming convention (dlt's default `snake_cas
 
 from __future__ import annotations
 
-from typing import Dict, List, Optional, Sequence
+from typing import Optional
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.trino_types import MAX_FRACTION_DIGITS, TrinoTypeMapper
 
 
 class TrinoCapabilities(DialectCapabilities):
+    # Trino's information_schema.columns has no length, precision or scale columns; its
+    # `data_type` spells them out (`varchar(20)`, `timestamp(3) with time zone`), which the
+    # type mapper parses
+    information_schema_details = False
+
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
     ) -> None:
@@ -49,33 +54,3 @@ class TrinoCapabilities(DialectCapabilities):
             copy.unique = False
             columns.append(copy)
         return sa.Table(table.name, metadata, *columns, schema=table.schema)
-
-    def read_storage_columns(
-        self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
-    ) -> Dict[str, List[StorageColumn]]:
-        """Trino's `information_schema.columns` has no length, precision or scale columns; its
-        `data_type` spells them out (`varchar(20)`, `decimal(38,9)`, `timestamp(3) with time
-        zone`), which is the form the type mapper parses."""
-        columns = sa.table(
-            "columns",
-            sa.column("table_schema"),
-            sa.column("table_name"),
-            sa.column("column_name"),
-            sa.column("data_type"),
-            sa.column("is_nullable"),
-            sa.column("ordinal_position"),
-            schema="information_schema",
-        )
-        query = (
-            sa.select(
-                columns.c.table_name,
-                columns.c.column_name,
-                columns.c.data_type,
-                columns.c.is_nullable,
-            )
-            .where(columns.c.table_schema == dataset_name)
-            .where(columns.c.table_name.in_(list(table_names)))
-            .order_by(columns.c.table_name, columns.c.ordinal_position)
-        )
-        rows = connection.execute(query)
-        return group_storage_columns((t, c, ty, n, None, None) for t, c, ty, n in rows)
