@@ -57,12 +57,12 @@ def normalize(value: Any) -> Any:
 def nested_rows(
     backend: Backend, dataset: str, root: str, child: str, root_columns: Sequence[str], value: str
 ) -> List[Tuple[Any, ...]]:
-    """(root columns..., child value) for every child row, joined through `_dlt_root_id`."""
+    """(root columns..., child value) for every row of a first-level nested table."""
     q = backend.engine.dialect.identifier_preparer.quote
     cols = ", ".join([*(f"r.{q(c)}" for c in root_columns), f"c.{q(value)}"])
     rows = backend.query(
         f"SELECT {cols} FROM {backend.qualified(dataset, root)} r"
-        f" JOIN {backend.qualified(dataset, child)} c ON c.{q('_dlt_root_id')} = r.{q('_dlt_id')}"
+        f" JOIN {backend.qualified(dataset, child)} c ON c.{q('_dlt_parent_id')} = r.{q('_dlt_id')}"
         f" ORDER BY {cols}"
     )
     return [tuple(normalize(v) for v in row) for row in rows]

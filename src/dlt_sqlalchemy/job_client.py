@@ -24,6 +24,7 @@ from dlt.common.destination.client import (
 from dlt.common.schema import Schema, TColumnSchema, TTableSchemaColumns
 from dlt.common.schema.typing import C_DLT_LOAD_ID, TColumnType, TTableSchema
 from dlt.common.schema.utils import (
+    get_root_table,
     is_complete_column,
     loads_table,
     normalize_table_identifiers,
@@ -42,7 +43,7 @@ from dlt_sqlalchemy.exceptions import IdentifierTooLong
 from dlt_sqlalchemy.load_jobs import LoadFileJob
 from dlt_sqlalchemy.merge_jobs import SqlalchemyMergeJob
 from dlt_sqlalchemy.readers import READERS
-from dlt_sqlalchemy.replace_jobs import StagingReplaceJob
+from dlt_sqlalchemy.replace_jobs import StagingReplaceJob, StagingSwapJob
 from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
 
 
@@ -260,9 +261,47 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         self, table_chain: Sequence[PreparedTableSchema]
     ) -> List[FollowupJobRequest]:
         strategy = table_chain[0].get("x-replace-strategy")
+        if strategy == "staging-optimized":
+            swap = StagingSwapJob.from_job_client(table_chain, self)
+            if swap is not None:
+                return [swap]
         if strategy in ("insert-from-staging", "staging-optimized"):
-            return [StagingReplaceJob.from_table_chain(table_chain, self.sql_client)]
+            return [StagingReplaceJob.from_job_client(table_chain, self)]
         return []
+
+    def initialize_storage(self, truncate_tables: Optional[Iterable[str]] = None) -> None:
+        """Also makes staging tables again that a `staging-optimized` swap moved into place.
+
+        dlt creates staging tables only when the staging schema version changes; after a swap
+        the table is gone although the version is the same, so the truncate before the next
+        staging load would fail on it.
+        """
+        names = list(truncate_tables or [])
+        if names and self.in_staging_dataset_mode:
+            swapped = [name for name in names if self._is_swapped_on_replace(name)]
+            if swapped and self.is_storage_initialized():
+                self._create_missing_tables(swapped)
+        super().initialize_storage(names or None)  # type: ignore[arg-type]
+
+    def _is_swapped_on_replace(self, table_name: str) -> bool:
+        if table_name not in self.schema.tables:
+            return False
+        root = get_root_table(self.schema.tables, table_name)
+        table = self.prepare_load_table(str(root["name"]))
+        return (
+            table.get("write_disposition") == "replace"
+            and table.get("x-replace-strategy") == "staging-optimized"
+        )
+
+    def _create_missing_tables(self, table_names: Sequence[str]) -> None:
+        missing = [name for name, columns in self.get_storage_tables(table_names) if not columns]
+        if not missing:
+            return
+        with self.maybe_ddl_transaction():
+            for name in missing:
+                columns = list(self.prepare_load_table(name)["columns"].values())
+                for statement in self._get_table_update_sql(name, columns, False):
+                    self.sql_client.execute_sql(statement)
 
     # --- dlt bookkeeping: loads, schema versions, state ---------------------------------------
 

@@ -84,9 +84,7 @@ def merge_sql(
 
 def merge_statements(chain: MergeChain) -> List[TStatement]:
     root = chain.root
-    strategy = resolve_merge_strategy(
-        {table_name(root): root}, root, chain.job_client.capabilities
-    )
+    strategy = resolve_merge_strategy({table_name(root): root}, root, chain.job_client.capabilities)
     if strategy == "delete-insert":
         return delete_insert_statements(chain)
     if strategy == "upsert":

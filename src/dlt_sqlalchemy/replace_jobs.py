@@ -1,43 +1,99 @@
-"""Replace from the staging dataset: empty each table of the chain, copy the staged rows in.
+"""Replace from the staging dataset: copy the staged rows in, or swap the staged tables in.
 
-The statements are compiled by SQLAlchemy for the dialect and run by dlt's SQL job in one
-transaction, so readers see either the old rows or the new ones (where DML is transactional).
+`insert-from-staging` empties each table of the chain and copies the staged rows in: DELETE, then
+INSERT ... SELECT, compiled by SQLAlchemy for the dialect and run by dlt's SQL job in one
+transaction, so readers see either the old rows or the new ones. Running it twice gives the same
+tables.
+
+`staging-optimized` moves the staged tables into place instead of copying them, on dialects whose
+`DialectCapabilities.swap_tables` can do that atomically (PostgreSQL: DROP and ALTER TABLE in one
+transaction; MySQL/MariaDB: one multi-table RENAME TABLE; SQLite and DuckDB when staging tables
+live beside the real ones under a prefix); elsewhere it falls back to `insert-from-staging`.
+A swap replaces the table object itself: its indexes, grants and comments become those of the
+staged table, and a view that depends on it makes the swap fail (and roll back).
+
+The swapped-away staging table is made again by the next load (`initialize_storage` in the job
+client), as dlt skips staging DDL when the staging schema version is unchanged. Running a swap
+that already committed again changes nothing: it fails because the staged table is gone.
 """
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.client import PreparedTableSchema
-from dlt.common.schema.utils import is_complete_column
-from dlt.destinations.sql_client import SqlClientBase
-from dlt.destinations.sql_jobs import SqlFollowupJob
+from dlt.destinations.job_impl import FollowupJobRequestImpl
+
+from dlt_sqlalchemy.merge.chain import render, table_name
+from dlt_sqlalchemy.merge.constructs import TStatement
+from dlt_sqlalchemy.merge_jobs import SqlalchemyFollowupJob
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
 
 
-class StagingReplaceJob(SqlFollowupJob):
-    """`insert-from-staging` (and, for now, `staging-optimized`): DELETE, then INSERT ... SELECT."""
+class StagingReplaceJob(SqlalchemyFollowupJob):
+    """`insert-from-staging` (and `staging-optimized` where no swap is possible)."""
 
     @classmethod
-    def generate_sql(
-        cls,
-        table_chain: Sequence[PreparedTableSchema],
-        sql_client: SqlClientBase[Any],
-        params: Optional[Any] = None,
-    ) -> List[str]:
-        client: SqlalchemySqlClient = sql_client  # type: ignore[assignment]
-        statements: List[str] = []
-        for table in table_chain:
-            table_name = str(table["name"])
-            names = [str(c["name"]) for c in table["columns"].values() if is_complete_column(c)]
-            target = client.table_ref(table_name, *[sa.column(client.quoted(n)) for n in names])
-            with client.with_staging_dataset():
-                staged = client.table_ref(table_name, *[sa.column(client.quoted(n)) for n in names])
-            statements.append(client.compile(sa.delete(target)))
-            statements.append(
-                client.compile(sa.insert(target).from_select(list(target.c), sa.select(*staged.c)))
+    def from_job_client(
+        cls, table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+    ) -> FollowupJobRequestImpl:
+        return cls.from_statements(table_chain, insert_from_staging_sql(table_chain, job_client))
+
+
+class StagingSwapJob(SqlalchemyFollowupJob):
+    """`staging-optimized` as an atomic swap of the staged tables into place."""
+
+    @classmethod
+    def from_job_client(
+        cls, table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+    ) -> Optional[FollowupJobRequestImpl]:
+        """The swap job, or None where the dialect cannot swap these tables atomically."""
+        statements = swap_sql(table_chain, job_client)
+        if statements is None:
+            return None
+        return cls.from_statements(table_chain, statements)
+
+
+def table_pairs(
+    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+) -> List[Tuple[sa.Table, sa.Table]]:
+    """(destination table, staged table) for each table of the chain, typed and located."""
+    client = job_client.sql_client
+    return [
+        (
+            job_client.sa_table(table_name(table), dataset_name=client.home_dataset_name),
+            job_client.sa_table(table_name(table), dataset_name=client.staging_dataset_name),
+        )
+        for table in table_chain
+    ]
+
+
+def insert_from_staging_sql(
+    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+) -> List[str]:
+    statements: List[TStatement] = []
+    for target, staged in table_pairs(table_chain, job_client):
+        columns = [c.key for c in target.columns]
+        statements.append(sa.delete(target))
+        statements.append(
+            sa.insert(target).from_select(
+                [target.c[c] for c in columns], sa.select(*[staged.c[c] for c in columns])
             )
-        return statements
+        )
+    return _render(job_client, statements)
+
+
+def swap_sql(
+    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+) -> Optional[List[str]]:
+    statements = job_client.dialect_caps.swap_tables(
+        job_client.sql_client, table_pairs(table_chain, job_client)
+    )
+    return None if statements is None else _render(job_client, statements)
+
+
+def _render(job_client: SqlalchemyJobClient, statements: Sequence[TStatement]) -> List[str]:
+    return render(job_client.sql_client, statements)

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -167,6 +167,20 @@ class SqliteCapabilities(DialectCapabilities):
         self, client: SqlalchemySqlClient, spec: UpsertSpec
     ) -> List[TStatement]:
         return on_conflict_upsert(spec, sqlite.insert)
+
+    def swap_tables(
+        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+    ) -> Optional[List[TStatement]]:
+        """Swaps staging tables kept beside the real ones (a prefix); attached files cannot.
+
+        Python's sqlite3 opens its transaction only before a DML statement, and runs DDL that
+        comes first in autocommit: a no-op DELETE goes first, so that DROP and RENAME commit
+        together, or not at all.
+        """
+        statements = super().swap_tables(client, pairs)
+        if not statements:
+            return statements
+        return [sa.delete(pairs[0][0]).where(sa.false()), *statements]
 
 
 class _Layout:

@@ -77,9 +77,7 @@ def portable_upsert(spec: UpsertSpec) -> List[TStatement]:
         values = {
             target.c[c]: sa.select(source.c[c]).where(match).scalar_subquery() for c in spec.update
         }
-        statements.append(
-            sa.update(target).values(values).where(sa.exists().where(condition))
-        )
+        statements.append(sa.update(target).values(values).where(sa.exists().where(condition)))
     absent = ~sa.exists().where(spec.key_match(target.c, source.c))
     statements.append(
         sa.insert(target).from_select(

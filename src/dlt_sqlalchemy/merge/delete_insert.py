@@ -65,9 +65,7 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
             where.append(
                 chain.staged(table).c[chain.key(chain.root_key(table))].in_(inserted_roots)
             )
-        rows = chain.staged_rows(
-            table, "n", dedup_by=[chain.row_key(table)], where=where
-        )
+        rows = chain.staged_rows(table, "n", dedup_by=[chain.row_key(table)], where=where)
         columns = chain.column_keys(target)
         statements.append(
             sa.insert(target).from_select(

@@ -59,9 +59,7 @@ def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TSta
         keys = chain.keys(chain.primary_keys)
         statements.append(
             sa.delete(root).where(
-                sa.exists().where(
-                    *[rows.c[k] == root.c[k] for k in keys], chain.is_deleted(rows.c)
-                )
+                sa.exists().where(*[rows.c[k] == root.c[k] for k in keys], chain.is_deleted(rows.c))
             )
         )
 
@@ -76,9 +74,7 @@ def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TSta
             assert root_row_key is not None
             root_key = chain.staged(table).c[chain.key(chain.root_key(table))]
             where.append(root_key.in_(sa.select(source.c[root_row_key])))
-        nested_rows = chain.staged_rows(
-            table, "src", dedup_by=[chain.row_key(table)], where=where
-        )
+        nested_rows = chain.staged_rows(table, "src", dedup_by=[chain.row_key(table)], where=where)
         statements.extend(
             chain.dialect_caps.upsert_statements(
                 chain.sql_client,
