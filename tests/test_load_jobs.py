@@ -150,3 +150,16 @@ def test_dialect_load_paths_hook_chooses_the_path(backend: Backend, monkeypatch:
     assert _load_paths_of(info) == {"counting"}
     assert _CountingPath.calls >= 1
     assert sorted(r[0] for r in pipeline.dataset().t.select("id").fetchall()) == [1, 2]
+
+
+def test_sql_job_judges_ddl_by_statement_start(tmp_path: Any) -> None:
+    """A merge touching `created_at` is not DDL (it keeps its transaction); a CREATE is."""
+    from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
+
+    path = tmp_path / "t.abc.0.sql"
+    path.write_text("")
+    job = SqlStatementsJob(str(path))
+    merge = 'DELETE FROM "d"."t" WHERE "created_at" < 1\nINSERT INTO "d"."t" SELECT * FROM "s"."t"'
+    assert not job._string_contains_ddl_statements(merge)
+    assert job._string_contains_ddl_statements('UPDATE "t" SET a = 1\nDROP TABLE "s"."t"')
+    assert job._string_contains_ddl_statements("  create unique index i on t (id)")

@@ -45,6 +45,7 @@ from dlt_sqlalchemy.merge_jobs import SqlalchemyMergeJob
 from dlt_sqlalchemy.readers import READERS
 from dlt_sqlalchemy.replace_jobs import StagingReplaceJob, StagingSwapJob
 from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
 
 
 class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
@@ -245,9 +246,13 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
     def create_load_job(
         self, table: PreparedTableSchema, file_path: str, load_id: str, restore: bool = False
     ) -> LoadJob:
-        """Data files load by our load paths; `.sql` and `.model` files by dlt's own jobs."""
-        if ParsedLoadJobFileName.parse(file_path).file_format in READERS:
+        """Data files load by our load paths, `.sql` files by our statement job, `.model` files
+        by dlt's own job."""
+        file_format = ParsedLoadJobFileName.parse(file_path).file_format
+        if file_format in READERS:
             return LoadFileJob(file_path)
+        if file_format == "sql":
+            return SqlStatementsJob(file_path)
         return super().create_load_job(table, file_path, load_id, restore)
 
     def _create_merge_followup_jobs(
