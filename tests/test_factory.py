@@ -410,7 +410,9 @@ def test_max_rows_per_insert_override_batches_inserts(
         return count
 
     monkeypatch.setattr(BatchInserter, "insert", recording_insert)
-    pipeline = backend.pipeline(destination=backend.destination(max_rows_per_insert=2))
+    # the batches of the INSERT path (bulk paths such as COPY stream the file instead)
+    destination = backend.destination(max_rows_per_insert=2, load_path="executemany")
+    pipeline = backend.pipeline(destination=destination)
     assert pipeline.destination_client().capabilities.max_rows_per_insert == 2
     info = pipeline.run(make_rows(5), table_name="players")
     assert not info.has_failed_jobs
