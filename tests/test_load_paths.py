@@ -491,3 +491,28 @@ def test_hex_text_matches_python() -> None:
     array = pa.array(values, pa.binary()).slice(1)  # an offset array too
     got = hex_text(array, b"\\x").to_pylist()
     assert got == [None if v is None else "\\x" + v.hex() for v in values[1:]]
+
+
+@backend_path(PATH_CASES)
+def test_statement_error_fails_cleanly_per_path(backend: Backend, path: str) -> None:
+    """A column dropped behind dlt's back: the statement fails before any row is read (COPY and
+    LOAD DATA never open their stream), the job fails terminally and nothing hangs."""
+    from dlt.destinations.exceptions import DatabaseTerminalException
+
+    pipeline = backend.pipeline(destination=destination(backend, path))
+    file_format = FORMAT_ONLY.get(path, "typed-jsonl")
+    pipeline.run([{"id": 0, "s": "a"}], table_name="t", loader_file_format=file_format)  # type: ignore[arg-type]
+    with pipeline.sql_client() as client:
+        quoted = client.escape_column_name("s")
+        client.execute_sql(
+            f"ALTER TABLE {client.make_qualified_table_name('t')} DROP COLUMN {quoted}"
+        )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1, "s": "b"}], table_name="t", loader_file_format=file_format)  # type: ignore[arg-type]
+    error: Any = raised.value
+    while error is not None and not isinstance(error, DatabaseTerminalException):
+        error = error.__cause__ or error.__context__
+    assert isinstance(error, DatabaseTerminalException)
+    assert not isinstance(error, ValueNotStorable)
+    table = backend.qualified(pipeline.dataset_name, "t")
+    assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]

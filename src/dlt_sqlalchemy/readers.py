@@ -74,7 +74,7 @@ def read_parquet(
     import pyarrow.parquet as pq
     from dlt.common.libs.pyarrow import pyarrow  # noqa: F401 - dlt's clear error without pyarrow
 
-    with pq.ParquetFile(path) as parquet:
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
         present = set(parquet.schema_arrow.names)
         wanted = [c["name"] for c in columns if c["name"] in present]
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):
@@ -181,7 +181,7 @@ def read_parquet_arrow(
     import pyarrow.parquet as pq
     from dlt.common.libs.pyarrow import pyarrow  # noqa: F401 - dlt's clear error without pyarrow
 
-    with pq.ParquetFile(path) as parquet:
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
         present = set(parquet.schema_arrow.names)
         wanted = [c["name"] for c in columns if c["name"] in present]
         for batch in parquet.iter_batches(batch_size=batch_rows, columns=wanted):

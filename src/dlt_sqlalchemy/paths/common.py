@@ -8,9 +8,23 @@ and this package's `UtcDateTime` / `ExactDecimal`. A user `TypeDecorator` (the s
 
 from __future__ import annotations
 
+import contextlib
 import importlib.util
+import queue
 import re
-from typing import TYPE_CHECKING, Any, Callable, Iterator, Optional, Sequence, Tuple, Type
+import threading
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Callable,
+    Generator,
+    Iterator,
+    Optional,
+    Sequence,
+    Tuple,
+    Type,
+    TypeVar,
+)
 
 import sqlalchemy as sa
 
@@ -194,3 +208,71 @@ def copy_failed_row(request: LoadRequest, ex: Exception) -> Optional[TColumns]:
     context = getattr(getattr(ex, "diag", None), "context", None)
     match = _COPY_LINE.search(context or "")
     return python_rows_at(request, int(match.group(1)) - 1) if match else None
+
+
+T = TypeVar("T")
+
+
+class _Done:
+    def __init__(self, error: Optional[BaseException]) -> None:
+        self.error = error
+
+
+@contextlib.contextmanager
+def prefetching(items: Iterator[T], depth: int = 2) -> Iterator[Iterator[T]]:
+    """`prefetched(items)`, its producer thread stopped and joined when the block ends, even
+    when an exception (whose traceback keeps the iterator alive) leaves it early."""
+    prefetch = prefetched(items, depth)
+    try:
+        yield prefetch
+    finally:
+        prefetch.close()
+
+
+def prefetched(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
+    """`items`, produced by a background thread up to `depth` ahead of the consumer.
+
+    Reading and converting the next batch (Arrow's kernels, zlib and the CSV writer release the
+    GIL) overlaps with the database taking the current one (sqlite3 and the network drivers
+    release it too): on two cores that hides most of the conversion time. Errors of the producer
+    are raised in the consumer; a consumer that stops early stops the producer.
+    """
+    slots: queue.Queue[Any] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def put(item: Any) -> bool:
+        while not stop.is_set():
+            try:
+                slots.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for item in items:
+                if not put(item):
+                    break
+            else:
+                put(_Done(None))
+        except BaseException as ex:
+            put(_Done(ex))
+        finally:
+            close = getattr(items, "close", None)
+            if close is not None:
+                close()
+
+    producer = threading.Thread(target=produce, name="dlt-sqlalchemy-prefetch", daemon=True)
+    producer.start()
+    try:
+        while True:
+            item = slots.get()
+            if isinstance(item, _Done):
+                if item.error is not None:
+                    raise item.error
+                return
+            yield item
+    finally:
+        stop.set()
+        producer.join()

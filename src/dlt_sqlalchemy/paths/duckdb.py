@@ -14,7 +14,13 @@ from typing import Any, Optional
 import sqlalchemy as sa
 
 from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import PYARROW_HINT, arrow_batches, has_pyarrow, plain_types
+from dlt_sqlalchemy.paths.common import (
+    PYARROW_HINT,
+    arrow_batches,
+    has_pyarrow,
+    plain_types,
+    prefetching,
+)
 
 # rows per INSERT: large enough that per-statement overhead vanishes, small enough for memory
 ARROW_BATCH_ROWS = 50_000
@@ -48,16 +54,17 @@ class DuckdbArrowPath(LoadPath):
         sql = str(insert.compile(dialect=request.connection.dialect))
         duck: Any = request.connection.connection.driver_connection
         rows = 0
-        for batch in _rebatched(arrow_batches(request, ARROW_BATCH_ROWS)):
-            duck.register(view, batch)
-            try:
-                duck.execute(sql)
-            except Exception as ex:
-                with contextlib.suppress(Exception):  # the transaction is aborted already
-                    duck.unregister(view)
-                raise BatchFailed(ex, [a.to_pylist() for a in batch.columns]) from ex
-            duck.unregister(view)
-            rows += batch.num_rows
+        with prefetching(_rebatched(arrow_batches(request, ARROW_BATCH_ROWS))) as batches:
+            for batch in batches:
+                duck.register(view, batch)
+                try:
+                    duck.execute(sql)
+                except Exception as ex:
+                    with contextlib.suppress(Exception):  # the transaction is aborted already
+                        duck.unregister(view)
+                    raise BatchFailed(ex, [a.to_pylist() for a in batch.columns]) from ex
+                duck.unregister(view)
+                rows += batch.num_rows
         return rows
 
 

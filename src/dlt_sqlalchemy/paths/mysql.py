@@ -246,10 +246,15 @@ class _FifoFeeder(threading.Thread):
     def finish(self) -> None:
         self.stopped.set()
         if not self.opened.is_set():
-            # the statement failed before reading the file: open the other end to release
-            # the feeder, whose writes then fail with a broken pipe
+            # the statement failed before it read the file, and the feeder may be waiting in
+            # open(): hold a read end until it is through, then close it, so that its writes
+            # fail with a broken pipe
             reader = os.open(self.fifo, os.O_RDONLY | os.O_NONBLOCK)
-            os.close(reader)
+            try:
+                while self.is_alive() and not self.opened.wait(0.05):
+                    pass
+            finally:
+                os.close(reader)
         self.join()
 
 

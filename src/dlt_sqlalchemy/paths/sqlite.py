@@ -16,7 +16,7 @@ from sqlalchemy.sql.sqltypes import _Binary
 
 from dlt_sqlalchemy.inserts import compile_positional_insert
 from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import PYARROW_HINT, arrow_batches, has_pyarrow
+from dlt_sqlalchemy.paths.common import PYARROW_HINT, arrow_batches, has_pyarrow, prefetching
 from dlt_sqlalchemy.paths.common import driver_connection as _driver
 from dlt_sqlalchemy.readers import decimal_text
 
@@ -51,13 +51,17 @@ class SqliteTuplesPath(LoadPath):
         cursor = _driver(request.connection).cursor()
         rows = 0
         try:
-            for batch in _at_most(arrow_batches(request), request.batch_rows):
-                columns = [convert(a) for convert, a in zip(converters, batch.columns)]
-                try:
-                    cursor.executemany(sql, zip(*columns))
-                except Exception as ex:
-                    raise BatchFailed(ex, columns) from ex
-                rows += batch.num_rows
+            converted = (
+                [convert(a) for convert, a in zip(converters, batch.columns)]
+                for batch in _at_most(arrow_batches(request), request.batch_rows)
+            )
+            with prefetching(converted) as prefetched:
+                for columns in prefetched:
+                    try:
+                        cursor.executemany(sql, zip(*columns))
+                    except Exception as ex:
+                        raise BatchFailed(ex, columns) from ex
+                    rows += len(columns[0]) if columns else 0
         finally:
             cursor.close()
         return rows
