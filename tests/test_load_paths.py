@@ -27,7 +27,7 @@ FORMATS = ["typed-jsonl", "parquet"]
 # the paths each live backend offers in the test environment (dev extras installed)
 PATHS: Dict[str, List[str]] = {
     "postgresql": ["adbc", "copy", "executemany"],
-    "mariadb": ["load_data", "executemany"],
+    "mariadb": ["load_data", "insert_values", "executemany"],
     "sqlite": ["tuples", "executemany"],
     "duckdb": ["arrow", "executemany"],
 }
@@ -338,12 +338,13 @@ def test_fastest_path_is_the_default(backend: Backend) -> None:
 
 @pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 def test_load_data_steps_aside_when_the_client_has_local_infile_off(backend: Backend) -> None:
-    """PyMySQL has LOCAL INFILE off unless asked: the job falls back to executemany, and forcing
-    `load_data` says what to set."""
+    """PyMySQL has LOCAL INFILE off unless asked: the job falls back to Arrow-rendered multi-row
+    INSERTs, and forcing `load_data` says what to set."""
     url = sa.make_url(backend.url).set(drivername="mysql+pymysql")
     pipeline = backend.pipeline(destination=backend.destination(credentials=url))
-    info = pipeline.run([{"id": 1, "s": "a"}], table_name="t")
-    assert paths_used(info, "t") == {"executemany"}
+    info = pipeline.run([{"id": 1, "s": "a\\'b"}], table_name="t")
+    assert paths_used(info, "t") == {"insert_values"}
+    assert pipeline.dataset()["t"].select("s").fetchall() == [("a\\'b",)]
 
     forced = backend.pipeline(
         destination=backend.destination(credentials=url, load_path="load_data")
@@ -516,3 +517,20 @@ def test_statement_error_fails_cleanly_per_path(backend: Backend, path: str) -> 
     assert not isinstance(error, ValueNotStorable)
     table = backend.qualified(pipeline.dataset_name, "t")
     assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]
+
+
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+def test_insert_values_under_no_backslash_escapes(backend: Backend) -> None:
+    """A session with NO_BACKSLASH_ESCAPES reads `\\` literally: the rendered VALUES follow."""
+    sql_mode = "SET SESSION sql_mode = 'NO_BACKSLASH_ESCAPES'"
+    pipeline = backend.pipeline(
+        destination=backend.destination(
+            load_path="insert_values",
+            engine_kwargs={"connect_args": {"init_command": sql_mode}},
+        )
+    )
+    rows = edge_rows()
+    info = pipeline.run(rows, table_name="edges", columns=EDGE_COLUMNS)
+    assert paths_used(info, "edges") == {"insert_values"}
+    stored = pipeline.dataset()["edges"].select("id", "txt").fetchall()
+    assert sorted(stored) == sorted((r["id"], r.get("txt")) for r in rows)

@@ -42,11 +42,11 @@ class MysqlCapabilities(DialectCapabilities):
         return MysqlTypeMapper
 
     def load_paths(self) -> Sequence[LoadPath]:
-        """LOAD DATA LOCAL INFILE where server and client allow it, else `executemany` (which
-        mysqlclient and PyMySQL send as multi-row INSERTs)."""
-        from dlt_sqlalchemy.paths.mysql import MysqlLoadDataPath
+        """LOAD DATA LOCAL INFILE where server and client allow it, else multi-row INSERTs
+        rendered by Arrow, else `executemany`."""
+        from dlt_sqlalchemy.paths.mysql import MysqlInsertValuesPath, MysqlLoadDataPath
 
-        return (MysqlLoadDataPath(), ExecutemanyPath())
+        return (MysqlLoadDataPath(), MysqlInsertValuesPath(), ExecutemanyPath())
 
     def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
         # outside strict mode MySQL truncates an over-long value with a warning and loads it;

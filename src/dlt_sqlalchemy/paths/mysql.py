@@ -36,6 +36,7 @@ from dlt_sqlalchemy.paths.common import (
     has_pyarrow,
     hex_text,
     plain_types,
+    prefetching,
     python_rows_at,
     replace_columns,
 )
@@ -280,3 +281,137 @@ def _is_driver_error(ex: Exception) -> bool:
 def _failed_row(request: LoadRequest, ex: Exception) -> Optional[Any]:
     match = _WARNING_ROW.search(str(ex))
     return python_rows_at(request, int(match.group(1)) - 1) if match else None
+
+
+# --- multi-row INSERT with values rendered by Arrow --------------------------------------------
+
+# statement size: far below MySQL's default max_allowed_packet (MariaDB 16 MB, MySQL 64 MB)
+INSERT_STATEMENT_BYTES = 4 * 1024 * 1024
+
+
+class MysqlInsertValuesPath(LoadPath):
+    """Multi-row INSERT statements whose VALUES Arrow renders, for when LOAD DATA is off.
+
+    mysqlclient's own `executemany` also sends multi-row INSERTs, but formats and escapes each
+    row in Python. Here every column becomes SQL literals in one pass of Arrow's string kernels
+    (strings quoted with `'` doubled and, unless the session has NO_BACKSLASH_ESCAPES, `\\`
+    doubled; binary as `X'..'`; NULL as NULL), rows are joined in C and sent in statements of
+    about 4 MB. Only for utf8/utf8mb4 connections, where no multi-byte character can contain a
+    quote or a backslash byte.
+    """
+
+    name = "insert_values"
+    file_formats = ("typed-jsonl", "parquet")
+
+    def is_available(self, request: LoadRequest) -> bool:
+        return self.unavailable_reason(request) is None
+
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        from dlt_sqlalchemy.type_mapper import UtcDateTime
+
+        connection = request.connection
+        dialect = connection.dialect
+        if dialect.driver not in LOAD_DATA_DRIVERS:
+            return f"driver `{dialect.driver}` is not one of {', '.join(LOAD_DATA_DRIVERS)}"
+        if not has_pyarrow():
+            return f"pyarrow is not installed: {PYARROW_HINT}"
+        if not plain_types(request.table, dialect, (UtcDateTime,)):
+            return "a column type processes its values in Python"
+        charset = _connection_charset(_driver(connection))
+        if charset not in ("utf8", "utf8mb4", "utf8mb3"):
+            return f"the connection character set is {charset}, not utf8mb4"
+        return None
+
+    def load(self, request: LoadRequest) -> int:
+        import pyarrow as pa
+        import pyarrow.compute as pc
+
+        connection = request.connection
+        prefix = _insert_prefix(request.table, connection.dialect)
+        cursor = _driver(connection).cursor()
+        rows = 0
+        try:
+            cursor.execute("SELECT @@SESSION.sql_mode")
+            (sql_mode,) = cursor.fetchone()
+            backslashes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
+            with prefetching(arrow_batches(request, 65_536)) as batches:
+                for batch in batches:
+                    literals = [_sql_literals(a, backslashes) for a in batch.columns]
+                    body = pc.binary_join_element_wise(*literals, ",")
+                    tuples = pc.binary_join_element_wise("(", body, ")", "")
+                    for start, stop in _statement_slices(tuples):
+                        values = pc.binary_join(
+                            pa.ListArray.from_arrays(
+                                pa.array([0, stop - start], pa.int32()),
+                                tuples.slice(start, stop - start),
+                            ),
+                            ",",
+                        )[0].as_py()
+                        try:
+                            cursor.execute(prefix + values)
+                        except Exception as ex:
+                            failed = batch.slice(start, stop - start)
+                            raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
+                        rows += stop - start
+        finally:
+            cursor.close()
+        return rows
+
+
+def _statement_slices(tuples: pa.Array) -> Iterator[Any]:
+    """(start, stop) row ranges whose rendered tuples add up to about INSERT_STATEMENT_BYTES."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    sizes = np.asarray(pc.binary_length(tuples)).astype(np.int64) + 1
+    ends = np.cumsum(sizes)
+    start = 0
+    total = len(tuples)
+    while start < total:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + INSERT_STATEMENT_BYTES, side="right"))
+        stop = max(stop, start + 1)
+        yield start, min(stop, total)
+        start = min(stop, total)
+
+
+def _sql_literals(array: pa.Array, backslashes: bool) -> pa.Array:
+    """MySQL literals of a column: quoted text for everything but integers, `X'..'` for binary,
+    NULL for missing values. Numbers other than integers are quoted too: MySQL converts '1.5'
+    exactly, and a value like 'inf' is refused as a value instead of breaking the statement."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        text = array.cast(pa.int8()).cast(pa.string())
+    elif pa.types.is_integer(kind):
+        text = array.cast(pa.string())
+    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        text = pc.binary_join_element_wise("X'", hex_text(array).cast(pa.string()), "'", "")
+    else:
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            array = array.cast(pa.timestamp(kind.unit))
+        if pa.types.is_decimal(kind):
+            array = decimal_text(array)
+        elif not pa.types.is_string(kind):
+            array = array.cast(pa.string())
+        if backslashes:
+            array = pc.replace_substring(array, "\\", "\\\\")
+            array = pc.replace_substring(array, "\x00", "\\0")
+        array = pc.replace_substring(array, "'", "''")
+        text = pc.binary_join_element_wise("'", array, "'", "")
+    return text.fill_null("NULL")
+
+
+def _insert_prefix(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> str:
+    """`INSERT INTO table (columns) VALUES ` as SQLAlchemy renders it, identifiers quoted."""
+    statement = str(sa.insert(table).compile(dialect=dialect))
+    head, _, _ = statement.rpartition(" VALUES ")
+    return f"{head} VALUES "
+
+
+def _connection_charset(driver_connection: Any) -> str:
+    name = getattr(driver_connection, "character_set_name", None)
+    charset = name() if callable(name) else getattr(driver_connection, "charset", "")
+    return str(charset).lower()
