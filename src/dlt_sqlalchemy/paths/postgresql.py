@@ -23,6 +23,7 @@ from sqlalchemy.sql.expression import ClauseElement, Executable
 
 from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
 from dlt_sqlalchemy.paths.common import (
+    PYARROW_HINT,
     RowCounter,
     arrow_batches,
     copy_failed_row,
@@ -90,13 +91,20 @@ class PostgresqlCopyPath(LoadPath):
     file_formats = ("typed-jsonl", "parquet")
 
     def is_available(self, request: LoadRequest) -> bool:
+        return self.unavailable_reason(request) is None
+
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         dialect = request.connection.dialect
-        return (
-            dialect.driver in COPY_DRIVERS
-            and has_pyarrow()
-            and plain_types(request.table, dialect)
-            and _client_encoding(request.connection) in ("utf8", "utf-8", "unicode")
-        )
+        if dialect.driver not in COPY_DRIVERS:
+            return f"driver `{dialect.driver}` is not one of {', '.join(COPY_DRIVERS)}"
+        if not has_pyarrow():
+            return f"pyarrow is not installed: {PYARROW_HINT}"
+        if not plain_types(request.table, dialect):
+            return "a column type processes its values in Python"
+        encoding = _client_encoding(request.connection)
+        if encoding not in ("utf8", "unicode"):
+            return f"the client encoding is {encoding}, not UTF-8"
+        return None
 
     def load(self, request: LoadRequest) -> int:
         connection = request.connection
@@ -162,16 +170,18 @@ class PostgresqlAdbcPath(LoadPath):
     file_formats = ("parquet",)
 
     def is_available(self, request: LoadRequest) -> bool:
-        return (
-            has_module("adbc_driver_postgresql")
-            and has_pyarrow()
-            and request.connection.dialect.driver in COPY_DRIVERS
-            and _adbc_types(request.table, request.connection.dialect) is not None
-        )
+        return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         if not has_module("adbc_driver_postgresql"):
             return f"the ADBC driver is not installed: {ADBC_HINT}"
+        if not has_pyarrow():
+            return f"pyarrow is not installed: {PYARROW_HINT}"
+        dialect = request.connection.dialect
+        if dialect.driver not in COPY_DRIVERS:
+            return f"driver `{dialect.driver}` is not one of {', '.join(COPY_DRIVERS)}"
+        if _adbc_types(request.table, dialect) is None:
+            return "a column type has no binary COPY counterpart or processes values in Python"
         return None
 
     def load(self, request: LoadRequest) -> int:
