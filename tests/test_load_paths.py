@@ -534,3 +534,31 @@ def test_insert_values_under_no_backslash_escapes(backend: Backend) -> None:
     assert paths_used(info, "edges") == {"insert_values"}
     stored = pipeline.dataset()["edges"].select("id", "txt").fetchall()
     assert sorted(stored) == sorted((r["id"], r.get("txt")) for r in rows)
+
+
+BULK_PATHS = {"postgresql": "copy", "mariadb": "load_data", "sqlite": "tuples", "duckdb": "arrow"}
+
+
+@pytest.mark.parametrize("backend", list(BULK_PATHS), indirect=True)
+def test_typed_jsonl_decoded_by_subprocesses(backend: Backend, monkeypatch: Any) -> None:
+    """Large typed-jsonl files are decoded by two subprocesses whose batches are interleaved back
+    into file order: the same values arrive, and a failed row is still found by its position."""
+    from dlt_sqlalchemy import readers
+
+    monkeypatch.setattr(readers, "DECODE_IN_SUBPROCESS_BYTES", 1)
+    path = BULK_PATHS[backend.name]
+    pipeline = backend.pipeline(destination=destination(backend, path))
+    info = pipeline.run(make_rows(backend.name, "typed-jsonl"), table_name="types", columns=COLUMNS)
+    assert paths_used(info, "types") == {path}
+    expected = expected_rows(backend.name, "typed-jsonl")
+    assert_rows(read_typed(backend, pipeline.dataset_name), expected, f"{path} in subprocesses")
+
+    not_null: Dict[str, TColumnSchema] = {"n": {"data_type": "bigint", "nullable": False}}
+    pipeline.run([{"id": 0, "n": 0}], table_name="t", columns=not_null)
+    rows = [{"id": i, "n": i} for i in range(1, 20_001)]
+    rows[-5]["n"] = None
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(rows, table_name="t", columns={"n": {"data_type": "bigint", "nullable": True}})
+    assert_names_column(raised.value, "t", "n")
+    table = backend.qualified(pipeline.dataset_name, "t")
+    assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]

@@ -18,7 +18,12 @@ cannot parse, which then goes through dlt's own decoders as in the Python batche
 from __future__ import annotations
 
 import binascii
+import contextlib
 import decimal
+import os
+import subprocess
+import sys
+import tempfile
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional, Sequence
 
 from dlt.common.json import (
@@ -152,6 +157,8 @@ def read_arrow(
     if file_format == "parquet":
         return read_parquet_arrow(path, columns, batch_rows)
     if file_format == "typed-jsonl":
+        if _decode_in_subprocess(path):
+            return read_typed_jsonl_arrow_in_subprocess(path, columns, min(2, os.cpu_count() or 1))
         return read_typed_jsonl_arrow(path, columns)
     raise ValueError(f"there is no Arrow reader for {file_format} files")
 
@@ -171,6 +178,106 @@ def read_typed_jsonl_arrow(
             rows = orjson.loads(line)
             if rows:
                 yield plan.batch(rows)
+
+
+DECODE_IN_SUBPROCESS_BYTES = 24 * 1024 * 1024
+"""Gzipped typed-jsonl files at least this large on disk (some 400,000 rows of ten columns;
+uncompressed files: seven times this) are decoded by subprocesses when the machine has more than
+one core. Starting them costs a second or two; from there they decode in parallel with the load.
+0 turns it off."""
+
+_UNCOMPRESSED_RATIO = 7
+
+
+def _decode_in_subprocess(path: str) -> bool:
+    if not DECODE_IN_SUBPROCESS_BYTES or (os.cpu_count() or 1) < 2 or not sys.executable:
+        return False
+    try:
+        size = os.path.getsize(path)
+        with open(path, "rb") as f:
+            gzipped = f.read(2) == b"\x1f\x8b"
+    except OSError:
+        return False
+    return size >= DECODE_IN_SUBPROCESS_BYTES * (1 if gzipped else _UNCOMPRESSED_RATIO)
+
+
+def read_typed_jsonl_arrow_in_subprocess(
+    path: str, columns: Sequence[Dict[str, Any]], decoders: int = 2
+) -> Iterator[pa.RecordBatch]:
+    """`read_typed_jsonl_arrow` run by `decoders` processes (`python -m
+    dlt_sqlalchemy.paths._decoder`), each taking every n-th line and streaming its batches back
+    as Arrow IPC through a pipe; read in turn, they give the same batches in the file's order.
+
+    Plain subprocesses, not multiprocessing: spawning would import the user's main module again
+    (re-running a pipeline script that lacks a main guard), and forking a threaded loader is
+    unsafe. If a subprocess cannot start, the file is decoded in this process.
+    """
+    import pyarrow as pa
+
+    columns_json = json.dumps([dict(c) for c in columns])
+    with contextlib.ExitStack() as stack:
+        processes: List[Any] = []
+        errors: List[Any] = []
+        try:
+            for offset in range(decoders):
+                # stderr to a file: a chatty decoder can never block on a full pipe
+                errors.append(stack.enter_context(tempfile.TemporaryFile()))
+                processes.append(
+                    subprocess.Popen(
+                        [
+                            sys.executable,
+                            "-m",
+                            "dlt_sqlalchemy.paths._decoder",
+                            path,
+                            columns_json,
+                            str(decoders),
+                            str(offset),
+                        ],
+                        stdout=subprocess.PIPE,
+                        stderr=errors[-1],
+                        stdin=subprocess.DEVNULL,
+                    )
+                )
+        except OSError:
+            for process in processes:
+                process.kill()
+                process.wait()
+            yield from read_typed_jsonl_arrow(path, columns)
+            return
+        finished = False
+        try:
+            streams = [pa.ipc.open_stream(p.stdout) for p in processes]
+            turn = 0
+            while True:
+                try:
+                    batch = streams[turn].read_next_batch()
+                except StopIteration:
+                    break  # the decoder of the next line has no more lines: neither have the rest
+                if batch.num_rows:
+                    yield batch
+                turn = (turn + 1) % decoders
+            for stream in streams:  # read up to each end-of-stream, so no decoder dies writing it
+                for _ in stream:
+                    pass
+            finished = True
+        except pa.ArrowInvalid:
+            pass  # a stream broke off: its decoder failed, its stderr says why
+        finally:
+            codes = []
+            for process in processes:
+                if not finished:
+                    process.kill()
+                process.stdout.close()
+                codes.append(process.wait())
+        if not finished or any(codes):
+            messages = []
+            for file in errors:
+                file.seek(0)
+                messages += file.read().decode("utf-8", "replace").strip().splitlines()[-1:]
+            raise RuntimeError(
+                f"decoding {path} in subprocesses failed ({codes}):"
+                f" {messages[-1] if messages else 'no message'}"
+            )
 
 
 def read_parquet_arrow(

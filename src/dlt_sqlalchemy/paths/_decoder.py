@@ -1,0 +1,44 @@
+"""Decodes a typed-jsonl load file into an Arrow IPC stream on stdout (run as a subprocess).
+
+    python -m dlt_sqlalchemy.paths._decoder PATH COLUMNS_JSON [STRIDE OFFSET]
+
+Decoding typed-jsonl is Python-bound (orjson builds an object per value, and the GIL serializes
+that with everything else in the process); in processes of their own the lines are decoded on
+the other cores while the load job feeds the database. With STRIDE and OFFSET the process takes
+lines OFFSET, OFFSET + STRIDE, ... and writes one batch for each of them (empty for a blank
+line), so that the reader can interleave several decoders back into the file's order.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+
+
+def main() -> int:
+    import orjson
+    import pyarrow as pa
+    from dlt.common.storages import FileStorage
+
+    from dlt_sqlalchemy.readers import _JsonlPlan
+
+    path, columns_json = sys.argv[1], sys.argv[2]
+    stride, offset = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (1, 0)
+    plan = _JsonlPlan(json.loads(columns_json))
+    with (
+        pa.ipc.new_stream(sys.stdout.buffer, plan.schema) as stream,
+        FileStorage.open_zipsafe_ro(path, "rb") as f,
+    ):
+        for number, line in enumerate(f):
+            if number % stride != offset:
+                continue
+            rows = orjson.loads(line) if line.strip() else []
+            if rows:
+                stream.write_batch(plan.batch(rows))
+            else:
+                stream.write_batch(pa.RecordBatch.from_pylist([], schema=plan.schema))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
