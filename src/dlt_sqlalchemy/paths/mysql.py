@@ -287,6 +287,7 @@ def _failed_row(request: LoadRequest, ex: Exception) -> Optional[Any]:
 
 # statement size: far below MySQL's default max_allowed_packet (MariaDB 16 MB, MySQL 64 MB)
 INSERT_STATEMENT_BYTES = 4 * 1024 * 1024
+INSERT_BATCH_ROWS = 16_384  # rows rendered at a time: memory stays at a few statements
 
 
 class MysqlInsertValuesPath(LoadPath):
@@ -334,7 +335,7 @@ class MysqlInsertValuesPath(LoadPath):
             cursor.execute("SELECT @@SESSION.sql_mode")
             (sql_mode,) = cursor.fetchone()
             backslashes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
-            with prefetching(arrow_batches(request, 65_536)) as batches:
+            with prefetching(arrow_batches(request, INSERT_BATCH_ROWS)) as batches:
                 for batch in batches:
                     literals = [_sql_literals(a, backslashes) for a in batch.columns]
                     body = pc.binary_join_element_wise(*literals, ",")

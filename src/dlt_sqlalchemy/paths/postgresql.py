@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     import pyarrow as pa
 
 COPY_DRIVERS = ("psycopg", "psycopg2")
+ADBC_BATCH_ROWS = 16_384  # rows per Arrow batch handed to ADBC: its COPY buffer holds one
 ADBC_HINT = "pip install adbc-driver-postgresql (or dlt-sqlalchemy[postgres])"
 
 
@@ -207,7 +208,7 @@ class PostgresqlAdbcPath(LoadPath):
             pa.RecordBatch.from_arrays(
                 [_cast_for_adbc(a, t) for a, t in zip(batch.columns, types)], names=names
             )
-            for batch in arrow_batches(request, 65_536)
+            for batch in arrow_batches(request, ADBC_BATCH_ROWS)
         )
         first = next(batches, None)
         if first is None:
