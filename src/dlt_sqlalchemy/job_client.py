@@ -314,6 +314,15 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         normalized = self.schema.naming.normalize_identifier(name)
         return table.c[self.sql_client.quoted(normalized)]
 
+    def _first_row(self, query: sa.Select[Any]) -> Optional[Sequence[Any]]:
+        """The first row of `query`, or None when there is none or its table does not exist yet
+        (a new dataset has no bookkeeping tables)."""
+        try:
+            rows = self.sql_client.execute_sql(query)
+        except DatabaseUndefinedRelation:
+            return None
+        return rows[0] if rows else None
+
     def complete_load(self, load_id: str) -> None:
         loads = self.sa_table(self.schema.loads_table_name)
         values = {
@@ -362,14 +371,10 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         )
         if condition is not None:
             query = query.where(condition)
-        query = query.order_by(c("inserted_at").desc()).limit(1)
-        try:
-            rows = self.sql_client.execute_sql(query)
-        except DatabaseUndefinedRelation:
+        row = self._first_row(query.order_by(c("inserted_at").desc()).limit(1))
+        if row is None:
             return None
-        if not rows:
-            return None
-        version_hash, schema_name, version, engine_version, inserted_at, schema_str = rows[0]
+        version_hash, schema_name, version, engine_version, inserted_at, schema_str = row
         return StorageSchemaInfo(
             version_hash,
             schema_name,
@@ -408,13 +413,10 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             .order_by(load_id.desc())
             .limit(1)
         )
-        try:
-            rows = self.sql_client.execute_sql(query)
-        except DatabaseUndefinedRelation:
+        row = self._first_row(query)
+        if row is None:
             return None
-        if not rows:
-            return None
-        version, engine_version, name, state_str, created_at, dlt_load_id = rows[0]
+        version, engine_version, name, state_str, created_at, dlt_load_id = row
         return StateInfo(
             version=version,
             engine_version=engine_version,
