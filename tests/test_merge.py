@@ -8,6 +8,8 @@ time, to show that a retried job (after a crash, or twice) leaves the same table
 from __future__ import annotations
 
 import datetime
+import os
+import tempfile
 from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 import dlt
@@ -15,8 +17,10 @@ import pytest
 from dlt.common.pipeline import LoadInfo
 
 from conftest import Backend
+from dlt_sqlalchemy import guards
 from dlt_sqlalchemy.dialects import _REGISTRY as DIALECT_REGISTRY
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
 
 UTC = datetime.timezone.utc
 
@@ -97,26 +101,40 @@ def snapshot(backend: Backend, dataset: str, tables: Sequence[str]) -> Dict[str,
     return result
 
 
+def followup_files(info: LoadInfo) -> List[str]:
+    """Paths of the SQL follow-up job files the last load ran."""
+    return [
+        job.file_path
+        for package in info.load_packages
+        for job in package.jobs["completed_jobs"]
+        if job.job_file_info.file_format == "sql"
+    ]
+
+
 def followup_statements(info: LoadInfo) -> List[str]:
-    """The statements of the SQL follow-up jobs the last load ran, as dlt's SQL job splits them."""
+    """The statements of the SQL follow-up jobs the last load ran, without their guards."""
     statements = []
-    for package in info.load_packages:
-        for job in package.jobs["completed_jobs"]:
-            if job.job_file_info.file_format == "sql":
-                with open(job.file_path, encoding="utf-8") as f:
-                    sql = f.read()
-                statements.extend(
-                    s.strip() for line in sql.split("\n") for s in line.split(";") if s.strip()
-                )
+    for path in followup_files(info):
+        with open(path, encoding="utf-8") as f:
+            lines = [guards.decode(line) for line in f.read().split("\n") if line.strip()]
+        statements.extend(s for _, s in lines)
     assert statements, "the load ran no SQL follow-up job"
     return statements
 
 
-def run_again(pipeline: dlt.Pipeline, statements: Sequence[str]) -> None:
-    """Runs follow-up statements again, in one transaction as dlt's SQL job does."""
-    with pipeline.sql_client() as client, client.begin_transaction():
-        for statement in statements:
-            client.execute_sql(statement)
+def run_job_again(pipeline: dlt.Pipeline, path: str, lines: Optional[int] = None) -> None:
+    """Runs a follow-up job file again through our SQL job, as dlt's loader does on a retry;
+    with `lines`, only its first lines (a run that crashed after them)."""
+    if lines is not None:
+        with open(path, encoding="utf-8") as f:
+            text = "\n".join(f.read().split("\n")[:lines])
+        path = os.path.join(tempfile.mkdtemp(), os.path.basename(path))
+        with open(path, "w", encoding="utf-8") as f:
+            f.write(text)
+    with pipeline.destination_client() as client:
+        job = SqlStatementsJob(path)
+        job._job_client = client  # what `run_managed` sets before it calls `run`
+        job.run()
 
 
 def assert_rerun_keeps_tables(
@@ -125,12 +143,17 @@ def assert_rerun_keeps_tables(
     """Re-running the last merge (whole, and after a crash half-way) changes no table."""
     dataset = pipeline.dataset_name
     before = snapshot(backend, dataset, tables)
-    statements = followup_statements(info)
-    run_again(pipeline, statements)
+    paths = followup_files(info)
+    assert paths, "the load ran no SQL follow-up job"
+    for path in paths:
+        run_job_again(pipeline, path)
     assert snapshot(backend, dataset, tables) == before
     # a crash after some statements committed (engines without DDL transactions), then a retry
-    run_again(pipeline, statements[: len(statements) // 2 or 1])
-    run_again(pipeline, statements)
+    for path in paths:
+        with open(path, encoding="utf-8") as f:
+            count = len([line for line in f if line.strip()])
+        run_job_again(pipeline, path, lines=count // 2 or 1)
+        run_job_again(pipeline, path)
     assert snapshot(backend, dataset, tables) == before
 
 
@@ -429,6 +452,30 @@ def test_upsert_over_several_loads(backend: Backend) -> None:
         (3, "c2"),
     ]
     assert_rerun_keeps_tables(backend, pipeline, info, ["players", "players__titles"])
+
+
+def test_upsert_first_load_can_run_again(backend: Backend) -> None:
+    """The first upsert into a table makes the unique index ON CONFLICT / ON DUPLICATE KEY needs;
+    running that job again must not trip over the index it made. MySQL 8 has no CREATE INDEX IF
+    NOT EXISTS, so on the MySQL family the index statement is guarded by a lookup instead (the
+    same SQL on MariaDB, where it runs live here)."""
+    players = merge_resource(primary_key="id", write_disposition=write_disposition("upsert"))
+    pipeline = backend.pipeline()
+    info = pipeline.run(players([{"id": 1, "name": "ann", "titles": ["a1"]}, {"id": 2}]))
+    if backend.name == "mariadb":
+        (path,) = [p for p in followup_files(info) if "players." in os.path.basename(p)]
+        with open(path, encoding="utf-8") as f:
+            lines = [guards.decode(line) for line in f if line.strip()]
+        creates = [(g, s) for g, s in lines if s.upper().startswith("CREATE UNIQUE INDEX")]
+        assert len(creates) == 2, lines  # root and nested table
+        assert all(isinstance(g, guards.IndexMissing) for g, _ in creates)
+        assert not any("IF NOT EXISTS" in s.upper() for _, s in creates)
+    assert_rerun_keeps_tables(backend, pipeline, info, ["players", "players__titles"])
+    pipeline.run(players([{"id": 2, "name": "bob", "titles": ["b1"]}]))
+    assert select(backend, pipeline.dataset_name, "players", ["id", "name"]) == [
+        (1, "ann"),
+        (2, "bob"),
+    ]
 
 
 def test_upsert_hard_delete(backend: Backend) -> None:

@@ -16,7 +16,7 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from dlt_sqlalchemy import sqlalchemy
+from dlt_sqlalchemy import guards, sqlalchemy
 from dlt_sqlalchemy.merge_jobs import merge_sql
 from dlt_sqlalchemy.replace_jobs import insert_from_staging_sql, swap_sql
 
@@ -98,7 +98,7 @@ def unwrap_mssql(statement: str) -> str:
 @pytest.mark.parametrize("backend", ["mssql", "oracle", "trino", "postgresql"])
 def test_no_statement_contains_a_semicolon(backend: str, tmp_path: Any) -> None:
     """dlt's SQL job splits its file on every `;`: no strategy may produce one."""
-    for strategy in ("delete-insert", "upsert", "insert-only", "scd2"):
+    for strategy in ("delete-insert", "upsert", "insert-only", "scd2", "cdc"):
         statements = chain_sql(backend, tmp_path / strategy, strategy)
         assert statements
         assert not any(";" in s for s in statements), strategy
@@ -190,6 +190,22 @@ def test_delete_insert_keys_delete_separately(backend: str, tmp_path: Any) -> No
     parse(backend, statements)
 
 
+@pytest.mark.parametrize("backend", ["mssql", "oracle", "trino", "postgresql"])
+def test_cdc_deletes_absent_rows_before_the_upsert(backend: str, tmp_path: Any) -> None:
+    """cdc = the upsert's statements, preceded by deletes of the rows the snapshot lacks (nested
+    rows first), each a NOT EXISTS on the primary key, within the loaded merge-key partitions."""
+    upsert = chain_sql(backend, tmp_path / "u", "upsert", merge_key="day")
+    statements = chain_sql(backend, tmp_path / "c", "cdc", merge_key="day")
+    assert statements[2:] == upsert
+    nested, root = statements[:2]
+    assert nested.startswith("DELETE") and "players__titles" in nested.split(" WHERE ")[0]
+    assert root.startswith("DELETE") and "players__titles" not in root
+    for delete in (nested, root):
+        assert "NOT (EXISTS (SELECT" in delete and " OR " not in delete
+        assert delete.count("EXISTS (SELECT") == 2  # absent by primary key, in a loaded partition
+    parse(backend, statements)
+
+
 def test_trino_upsert_is_the_portable_update_then_insert(tmp_path: Any) -> None:
     """A dialect without a native upsert of its own gets UPDATE with correlated subqueries,
     then INSERT of the keys not present."""
@@ -213,7 +229,14 @@ def test_staging_optimized_copies_where_no_atomic_swap_exists(backend: str, tmp_
 
 def test_postgresql_swap_statements(tmp_path: Any) -> None:
     """PostgreSQL drops the destination table and moves the staged one over, per table."""
-    statements = chain_sql("postgresql", tmp_path, "", replace="staging-optimized")
+    swap, *lines = chain_sql("postgresql", tmp_path, "", replace="staging-optimized")
+    decoded = [guards.decode(line) for line in lines]
+    # run again after it committed, the swap finds its staged tables gone and is skipped
+    staged = guards.TablesExist(
+        (("games_staging", "players"), ("games_staging", "players__titles"))
+    )
+    assert {g for g, _ in decoded} == {staged}
+    statements = [swap, *[s for _, s in decoded]]
     assert statements == [
         "SWAP",
         'DROP TABLE "games"."players"',

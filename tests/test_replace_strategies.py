@@ -13,12 +13,14 @@ from typing import Any, Dict, List, Optional, Set, Tuple
 
 import pytest
 import sqlalchemy as sa
+from dlt.common.destination.exceptions import DestinationTerminalException
 
 from conftest import Backend
 from test_merge import (
+    followup_files,
     followup_statements,
     nested_rows,
-    run_again,
+    run_job_again,
     select,
     snapshot,
     table_names,
@@ -159,25 +161,49 @@ def test_swap_with_constraints(backend: Backend, create_primary_keys: bool) -> N
     assert select(backend, pipeline.dataset_name, "players", ["id"]) == [(4,)]
 
 
-def test_swap_run_again_changes_nothing(backend: Backend) -> None:
-    """Running a swap that already committed again is refused by the database (the staged table
-    is gone) and leaves the tables as they are: it never swaps the old rows back in."""
+def _swapping_pipeline(backend: Backend) -> Any:
     prefix = "stg__" if backend.name in ("sqlite", "duckdb") else None
     destination = backend.destination(
         replace_strategy="staging-optimized", staging_table_prefix=prefix
     )
-    pipeline = backend.pipeline(destination=destination)
+    return backend.pipeline(destination=destination), prefix
+
+
+def test_swap_run_again_changes_nothing(backend: Backend) -> None:
+    """Running a swap that already committed again (a retry after the loader lost track of it)
+    succeeds without doing anything: the staged tables are gone, so the guarded swap is skipped.
+    It never drops the new tables nor swaps old rows back in, and leaves no table behind."""
+    pipeline, _ = _swapping_pipeline(backend)
     pipeline.run(_players([1, 2, 3], "a"), table_name="players", write_disposition="replace")
     info = pipeline.run(_players([4], "b"), table_name="players", write_disposition="replace")
     dataset = pipeline.dataset_name
     before = snapshot(backend, dataset, TABLES)
-    statements = followup_statements(info)
-    with pytest.raises(Exception, match=r"(?i)exist|no such|unknown"):
-        run_again(pipeline, statements)
+    (path,) = followup_files(info)
+    run_job_again(pipeline, path)
+    run_job_again(pipeline, path)
     assert snapshot(backend, dataset, TABLES) == before
+    assert [t for t in table_names(backend, dataset) if t.endswith("__dlt_old")] == []
     # and the next load finds its staging tables again
     pipeline.run(_players([6], "c"), table_name="players", write_disposition="replace")
     assert select(backend, dataset, "players", ["id"]) == [(6,)]
+
+
+def test_swap_half_done_is_refused_by_name(backend: Backend) -> None:
+    """Some staged tables there and some gone cannot come from an atomic swap: the job refuses,
+    naming the tables, and changes nothing."""
+    pipeline, prefix = _swapping_pipeline(backend)
+    pipeline.run(_players([1, 2, 3], "a"), table_name="players", write_disposition="replace")
+    info = pipeline.run(_players([4], "b"), table_name="players", write_disposition="replace")
+    dataset = pipeline.dataset_name
+    before = snapshot(backend, dataset, TABLES)
+    staging = _staging_dataset(dataset, prefix)
+    stray = backend.qualified(staging, (prefix or "") + "players")
+    with pipeline.sql_client() as client:
+        client.execute_sql(f"CREATE TABLE {stray} (id INTEGER)")
+    (path,) = followup_files(info)
+    with pytest.raises(DestinationTerminalException, match=r"players__titles.*half-way"):
+        run_job_again(pipeline, path)
+    assert snapshot(backend, dataset, TABLES) == before
 
 
 @pytest.mark.parametrize("strategy", ["insert-from-staging", "staging-optimized"])
@@ -193,9 +219,10 @@ def test_copy_run_again_gives_the_same_tables(backend: Backend, strategy: str) -
         pytest.skip("swapped here: see test_swap_run_again_changes_nothing")
     dataset = pipeline.dataset_name
     before = snapshot(backend, dataset, TABLES)
-    run_again(pipeline, statements)
-    run_again(pipeline, statements[:1])
-    run_again(pipeline, statements)
+    (path,) = followup_files(info)
+    run_job_again(pipeline, path)
+    run_job_again(pipeline, path, lines=1)
+    run_job_again(pipeline, path)
     assert snapshot(backend, dataset, TABLES) == before
 
 

@@ -14,7 +14,9 @@ staged table, and a view that depends on it makes the swap fail (and roll back).
 
 The swapped-away staging table is made again by the next load (`initialize_storage` in the job
 client), as dlt skips staging DDL when the staging schema version is unchanged. Running a swap
-that already committed again changes nothing: it fails because the staged table is gone.
+that already committed again changes nothing: its statements are guarded by the existence of the
+staged tables (`dlt_sqlalchemy.guards`), so the job finds them gone and skips the swap. A
+dialect whose `swap_tables` guards statements itself keeps its own guards.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ import sqlalchemy as sa
 from dlt.common.destination.client import PreparedTableSchema
 from dlt.destinations.job_impl import FollowupJobRequestImpl
 
+from dlt_sqlalchemy.guards import Guarded, TablesExist
 from dlt_sqlalchemy.merge.chain import render, table_name
 from dlt_sqlalchemy.merge.constructs import TStatement
 from dlt_sqlalchemy.merge_jobs import SqlalchemyFollowupJob
@@ -89,10 +92,15 @@ def insert_from_staging_sql(
 def swap_sql(
     table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
 ) -> Optional[List[str]]:
-    statements = job_client.dialect_caps.swap_tables(
-        job_client.sql_client, table_pairs(table_chain, job_client)
-    )
-    return None if statements is None else _render(job_client, statements)
+    pairs = table_pairs(table_chain, job_client)
+    statements = job_client.dialect_caps.swap_tables(job_client.sql_client, pairs)
+    if statements is None:
+        return None
+    if not any(isinstance(s, Guarded) for s in statements):
+        # run again after it committed, the whole swap is skipped: its staged tables are gone
+        staged_tables = TablesExist(tuple((staged.schema, staged.name) for _, staged in pairs))
+        statements = [Guarded(s, staged_tables) for s in statements]
+    return _render(job_client, statements)
 
 
 def _render(job_client: SqlalchemyJobClient, statements: Sequence[TStatement]) -> List[str]:

@@ -126,6 +126,14 @@ class DialectCapabilities:
         query = sa.select(tables.c.table_name).where(tables.c.table_schema == dataset_name)
         return [str(name) for name in connection.execute(query).scalars()]
 
+    def has_index(
+        self, connection: sa.Connection, schema: Optional[str], table_name: str, index_name: str
+    ) -> bool:
+        """Tells if `table_name` has an index called `index_name`: for dialects that cannot say
+        `CREATE INDEX IF NOT EXISTS` (see `dlt_sqlalchemy.guards.IndexMissing`)."""
+        indexes = sa.inspect(connection).get_indexes(table_name, schema=schema)
+        return any(index["name"] == index_name for index in indexes)
+
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
     ) -> Dict[str, List[StorageColumn]]:

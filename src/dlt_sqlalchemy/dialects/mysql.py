@@ -13,6 +13,7 @@ from sqlalchemy.dialects import mysql
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
 from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
+from dlt_sqlalchemy.guards import Guarded, IndexMissing, TablesExist
 from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
 from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, unique_key_index
 
@@ -120,11 +121,10 @@ class MysqlCapabilities(DialectCapabilities):
         """
         statements: List[TStatement] = []
         if not _has_unique_key(client, spec):
-            # MariaDB knows IF NOT EXISTS, which keeps a re-run of this job harmless
-            mariadb = bool(getattr(self.dialect_for_ddl(spec.target), "is_mariadb", False))
-            statements.append(
-                sa.schema.CreateIndex(unique_key_index(spec), if_not_exists=mariadb)
-            )
+            # MySQL 8 has no CREATE INDEX IF NOT EXISTS: the guard keeps a re-run harmless
+            create = sa.schema.CreateIndex(unique_key_index(spec))
+            located = (spec.target.schema, spec.target.name)
+            statements.append(Guarded(create, IndexMissing(located, spec.index_name)))
         target, source = spec.target, spec.source
         insert = mysql.insert(target).from_select(
             [target.c[c] for c in spec.columns],
@@ -164,19 +164,27 @@ class MysqlCapabilities(DialectCapabilities):
             renames.append(f"{preparer.format_table(target)} TO {preparer.format_table(old)}")
             renames.append(f"{preparer.format_table(staged)} TO {preparer.format_table(target)}")
         drop_old: List[TStatement] = [sa.schema.DropTable(t, if_exists=True) for t in old_tables]
-        return [*drop_old, f"RENAME TABLE {', '.join(renames)}", *drop_old]
+        # run again after it committed, the RENAME is skipped (its staged tables are gone), while
+        # the DROPs still clear away old tables an interrupted run left behind
+        staged_tables = TablesExist(tuple((staged.schema, staged.name) for _, staged in pairs))
+        rename = Guarded(f"RENAME TABLE {', '.join(renames)}", staged_tables)
+        return [*drop_old, rename, *drop_old]
+
+    def has_index(
+        self, connection: sa.Connection, schema: Optional[str], table_name: str, index_name: str
+    ) -> bool:
+        statistics = _statistics()
+        query = sa.select(sa.func.count()).where(
+            statistics.c.table_schema == (schema or sa.func.database()),
+            statistics.c.table_name == table_name,
+            statistics.c.index_name == index_name,
+        )
+        return bool(connection.execute(query).scalar())
 
 
 def _has_unique_key(client: SqlalchemySqlClient, spec: UpsertSpec) -> bool:
     """Whether a unique index (or the primary key) of the target covers exactly the keys."""
-    statistics = sa.table(
-        "statistics",
-        *(
-            sa.column(name)
-            for name in ("table_schema", "table_name", "index_name", "column_name", "non_unique")
-        ),
-        schema="information_schema",
-    )
+    statistics = _statistics()
     query = sa.select(statistics.c.index_name, statistics.c.column_name).where(
         statistics.c.table_schema == str(spec.target.schema),
         statistics.c.table_name == str(spec.target.name),
@@ -231,3 +239,15 @@ def _bounded(type_: sa.types.TypeEngine[Any]) -> sa.types.TypeEngine[Any]:
         adapted.__dict__.pop("impl_instance", None)  # memoized from the old impl
         return adapted
     return mysql.LONGTEXT()
+
+
+def _statistics() -> sa.TableClause:
+    """MySQL's `information_schema.statistics`: one row per column of each index."""
+    return sa.table(
+        "statistics",
+        *(
+            sa.column(name)
+            for name in ("table_schema", "table_name", "index_name", "column_name", "non_unique")
+        ),
+        schema="information_schema",
+    )

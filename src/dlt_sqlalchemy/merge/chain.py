@@ -22,6 +22,8 @@ from dlt.common.schema.utils import (
 from dlt.common.time import ensure_datetime_in_tz
 from dlt.destinations.exceptions import MergeDispositionException
 
+from dlt_sqlalchemy import guards
+from dlt_sqlalchemy.guards import Guarded
 from dlt_sqlalchemy.merge.constructs import TCondition, TStatement
 
 if TYPE_CHECKING:
@@ -230,10 +232,15 @@ class MergeChain:
 
 def render(sql_client: SqlalchemySqlClient, statements: Sequence[TStatement]) -> List[str]:
     """SQL text of `statements` for the client's dialect, literal values inlined."""
-    return [
-        s if isinstance(s, str) else sql_client.compile(cast(sa.ClauseElement, s))
-        for s in statements
-    ]
+    return [_render_one(sql_client, s) for s in statements]
+
+
+def _render_one(sql_client: SqlalchemySqlClient, statement: TStatement) -> str:
+    if isinstance(statement, Guarded):
+        return guards.encode(_render_one(sql_client, statement.statement), statement.guard)
+    if isinstance(statement, str):
+        return statement
+    return sql_client.compile(cast(sa.ClauseElement, statement))
 
 
 def table_name(table: Any) -> str:

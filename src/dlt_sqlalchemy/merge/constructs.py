@@ -15,8 +15,11 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-TStatement = Union[sa.Executable, str]
-"""A statement of a follow-up job: a SQLAlchemy construct, or SQL text already rendered."""
+from dlt_sqlalchemy.guards import Guarded
+
+TStatement = Union[sa.Executable, str, Guarded]
+"""A statement of a follow-up job: a SQLAlchemy construct, or SQL text already rendered, either
+of them possibly `Guarded` by a condition that makes running the job again harmless."""
 
 TCondition = Union[sa.ColumnElement[bool], sa.TextClause]
 """A WHERE condition: an expression, or user SQL (`source_filter`, `destination_scope`)."""
