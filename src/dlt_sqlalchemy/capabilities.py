@@ -51,7 +51,7 @@ def base_capabilities() -> DestinationCapabilitiesContext:
             "max_query_parameters": 65_535,
         }
     )
-    caps.supported_merge_strategies = ["delete-insert", "scd2", "upsert", "insert-only"]
+    caps.supported_merge_strategies = ["delete-insert", "scd2", "upsert", "insert-only", "cdc"]
     caps.supported_replace_strategies = [
         "truncate-and-insert",
         "insert-from-staging",

@@ -89,6 +89,8 @@ def merge_statements(chain: MergeChain) -> List[TStatement]:
         return delete_insert_statements(chain)
     if strategy == "upsert":
         return upsert_statements(chain)
+    if strategy == "cdc":
+        return upsert_statements(chain, delete_absent=True)
     if strategy == "insert-only":
         return upsert_statements(chain, insert_only=True)
     if strategy == "scd2":

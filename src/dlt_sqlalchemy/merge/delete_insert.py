@@ -30,14 +30,14 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
 
     if chain.destination_scope is not None:
         # the scope alone selects the rows to replace, so the database can prune partitions
-        statements.extend(_delete_with_nested(chain, root, chain.scope_clause()))
+        statements.extend(delete_with_nested(chain, root, chain.scope_clause()))
     else:
         for keys in key_sets:
             staged = staged_root.alias("s")
             matched = sa.exists().where(
                 *[staged.c[k] == root.c[k] for k in chain.keys(keys)], *chain.filter_clause()
             )
-            statements.extend(_delete_with_nested(chain, root, matched))
+            statements.extend(delete_with_nested(chain, root, matched))
     if chain.destination_scope is not None or not key_sets:
         # nothing keyed deletes the rows a previous attempt of this load inserted: their row keys
         # are the staged ones (random per load), so they go by those
@@ -75,7 +75,7 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
     return statements
 
 
-def _delete_with_nested(
+def delete_with_nested(
     chain: MergeChain, root: sa.Table, condition: TCondition
 ) -> List[TStatement]:
     """Deletes the root rows matching `condition` and, first, their nested rows."""

@@ -1,9 +1,14 @@
-"""`upsert` and `insert-only`: write staged rows by primary key, in each database's native form.
+"""`upsert`, `insert-only` and `cdc`: write staged rows by primary key, in each database's
+native form.
 
 The dialect picks the form (`DialectCapabilities.upsert_statements`): INSERT ... ON CONFLICT,
 ON DUPLICATE KEY UPDATE, MERGE, or the portable UPDATE-then-INSERT. This module prepares what
 they all share: the source rows (filtered, one per key, deleted ones split off), the hard deletes,
 and the nested tables, which dlt merges by their row key and cleans of removed list elements.
+
+`cdc` is an upsert that first deletes the destination rows absent from the merge source (a full
+snapshot of the rows in scope): in the whole table, in the partitions whose `merge_key` values
+were loaded, or within `destination_scope`. Nested rows of the deleted roots go with them.
 """
 
 from __future__ import annotations
@@ -17,12 +22,15 @@ from dlt.common.schema.utils import get_first_column_name_with_prop
 
 from dlt_sqlalchemy.merge.chain import MergeChain
 from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec
+from dlt_sqlalchemy.merge.delete_insert import delete_with_nested
 
 UPSERT_INDEX_SUFFIX = "__dlt_upsert_key"
 
 
-def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TStatement]:
-    strategy = "insert-only" if insert_only else "upsert"
+def upsert_statements(
+    chain: MergeChain, insert_only: bool = False, delete_absent: bool = False
+) -> List[TStatement]:
+    strategy = "insert-only" if insert_only else "cdc" if delete_absent else "upsert"
     if not chain.primary_keys:
         raise chain.error(
             f"The `{strategy}` merge strategy needs a primary key on table"
@@ -34,6 +42,8 @@ def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TSta
     rows = chain.root_rows("s", filtered=not insert_only)
     kept = chain.is_kept(rows.c)
     root_row_key = chain.key(chain.row_key(chain.root)) if chain.nested else None
+    if delete_absent:
+        statements.extend(delete_with_nested(chain, root, _absent(chain, root)))
 
     if chain.nested and not insert_only:
         assert root_row_key is not None
@@ -82,6 +92,27 @@ def upsert_statements(chain: MergeChain, insert_only: bool = False) -> List[TSta
             )
         )
     return statements
+
+
+def _absent(chain: MergeChain, root: sa.Table) -> sa.ColumnElement[bool]:
+    """Destination rows in scope whose primary key the (filtered) staged rows do not hold.
+
+    Each test is its own correlated EXISTS on the keys, so an index on them can serve it.
+    """
+    staged = chain.staged(chain.root)
+
+    def loaded(keys: List[str], alias: str) -> sa.Exists:
+        rows = staged.alias(alias)
+        return sa.exists().where(
+            *[rows.c[k] == root.c[k] for k in chain.keys(keys)], *chain.filter_clause()
+        )
+
+    conditions = [~loaded(chain.primary_keys, "s")]
+    if chain.destination_scope is not None:
+        conditions.append(chain.scope_clause())  # type: ignore[arg-type]
+    elif chain.merge_keys:
+        conditions.append(loaded(chain.merge_keys, "m"))
+    return sa.and_(*conditions)
 
 
 def _spec(

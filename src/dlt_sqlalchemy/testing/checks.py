@@ -197,6 +197,11 @@ def _merge_check(strategy: str) -> TCheck:
         # insert-only adds new keys and never touches existing rows; the others update them
         first = "a" if strategy == "insert-only" else "c"
         assert got == [(1, first), (2, "b"), (3, "d")], got
+        if strategy == "cdc":
+            # a snapshot without key 2 deletes it
+            pipeline.run(merged([{"id": 1, "v": "c"}, {"id": 3, "v": "e"}]))
+            got = [(r["id"], r["v"]) for r in target.read(pipeline, "merged", ["id"])]
+            assert got == [(1, "c"), (3, "e")], got
 
     check.__doc__ = (
         f"`merge` with `{strategy}` inserts new keys and treats existing ones as defined."
@@ -235,7 +240,10 @@ CHECKS: Dict[str, TCheck] = {
         f"replace.{s}": _replace_check(s)
         for s in ("truncate-and-insert", "insert-from-staging", "staging-optimized")
     },
-    **{f"merge.{s}": _merge_check(s) for s in ("delete-insert", "scd2", "upsert", "insert-only")},
+    **{
+        f"merge.{s}": _merge_check(s)
+        for s in ("delete-insert", "scd2", "upsert", "insert-only", "cdc")
+    },
     "state_sync": check_state_sync,
 }
 """Every check by name, in the order the kit runs them."""
