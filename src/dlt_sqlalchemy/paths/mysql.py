@@ -328,7 +328,9 @@ class MysqlInsertValuesPath(LoadPath):
         import pyarrow.compute as pc
 
         connection = request.connection
-        prefix = _insert_prefix(request.table, connection.dialect)
+        # bytes throughout: a VALUES text with one emoji would become a 4-byte-per-character
+        # Python str, three times (the join, the prefix, the driver's encode): ~40 MB a statement
+        prefix = _insert_prefix(request.table, connection.dialect).encode("utf-8")
         cursor = _driver(connection).cursor()
         rows = 0
         try:
@@ -337,9 +339,7 @@ class MysqlInsertValuesPath(LoadPath):
             backslashes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
             with prefetching(arrow_batches(request, INSERT_BATCH_ROWS)) as batches:
                 for batch in batches:
-                    literals = [_sql_literals(a, backslashes) for a in batch.columns]
-                    body = pc.binary_join_element_wise(*literals, ",")
-                    tuples = pc.binary_join_element_wise("(", body, ")", "")
+                    tuples = _rendered_rows(batch, backslashes)
                     for start, stop in _statement_slices(tuples):
                         values = pc.binary_join(
                             pa.ListArray.from_arrays(
@@ -347,9 +347,9 @@ class MysqlInsertValuesPath(LoadPath):
                                 tuples.slice(start, stop - start),
                             ),
                             ",",
-                        )[0].as_py()
+                        )[0]
                         try:
-                            cursor.execute(prefix + values)
+                            cursor.execute(b"".join((prefix, values.as_buffer())))
                         except Exception as ex:
                             failed = batch.slice(start, stop - start)
                             raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
@@ -357,6 +357,16 @@ class MysqlInsertValuesPath(LoadPath):
         finally:
             cursor.close()
         return rows
+
+
+def _rendered_rows(batch: pa.RecordBatch, backslashes: bool) -> pa.Array:
+    """`(v1,v2,...)` per row of `batch`, as UTF-8 text; intermediates freed as soon as used."""
+    import pyarrow.compute as pc
+
+    body = pc.binary_join_element_wise(
+        *[_sql_literals(a, backslashes) for a in batch.columns], ","
+    )
+    return pc.binary_join_element_wise("(", body, ")", "")
 
 
 def _statement_slices(tuples: pa.Array) -> Iterator[Any]:
