@@ -168,16 +168,14 @@ def read_typed_jsonl_arrow(
 ) -> Iterator[pa.RecordBatch]:
     """One record batch per line of the file: dlt's writer puts a few thousand rows on a line,
     few enough to keep memory flat, enough for the per-call overhead to vanish."""
-    import orjson
+    from dlt_sqlalchemy.jsonl_arrow import JsonlDecoder, iter_lines
 
-    plan = _JsonlPlan(columns)
+    decoder = JsonlDecoder(columns)
     with FileStorage.open_zipsafe_ro(path, "rb") as f:
-        for line in f:
-            if not line.strip():
-                continue
-            rows = orjson.loads(line)
-            if rows:
-                yield plan.batch(rows)
+        for line in iter_lines(f):
+            batch = decoder.decode(line)
+            if batch is not None:
+                yield batch
 
 
 DECODE_IN_SUBPROCESS_BYTES = 24 * 1024 * 1024
@@ -463,11 +461,19 @@ def _json_texts(rows: List[Dict[str, Any]], name: str) -> pa.Array:
     """JSON text of a `json` column, exactly as the Python batches' values serialize."""
     import orjson
     import pyarrow as pa
-    import pyarrow.compute as pc
 
     dumps = orjson.dumps
     texts = [None if (v := row.get(name)) is None else dumps(v) for row in rows]
-    array = pa.array(texts, pa.binary()).cast(pa.string())
+    return _untagged_json_texts(pa.array(texts, pa.binary()).cast(pa.string()))
+
+
+def _untagged_json_texts(array: pa.Array) -> pa.Array:
+    """JSON texts (as orjson writes them) with dlt's tagged values inside decoded, as the
+    Python batches' values serialize."""
+    import orjson
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
     tagged = pc.match_substring_regex(array, _TAGGED_JSON)
     if not pc.any(tagged).as_py():
         return array

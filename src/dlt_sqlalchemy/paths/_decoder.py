@@ -16,27 +16,24 @@ import sys
 
 
 def main() -> int:
-    import orjson
     import pyarrow as pa
     from dlt.common.storages import FileStorage
 
-    from dlt_sqlalchemy.readers import _JsonlPlan
+    from dlt_sqlalchemy.jsonl_arrow import JsonlDecoder, iter_lines
 
     path, columns_json = sys.argv[1], sys.argv[2]
     stride, offset = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (1, 0)
-    plan = _JsonlPlan(json.loads(columns_json))
+    decoder = JsonlDecoder(json.loads(columns_json))
+    empty = pa.RecordBatch.from_pylist([], schema=decoder.schema)
     with (
-        pa.ipc.new_stream(sys.stdout.buffer, plan.schema) as stream,
+        pa.ipc.new_stream(sys.stdout.buffer, decoder.schema) as stream,
         FileStorage.open_zipsafe_ro(path, "rb") as f,
     ):
-        for number, line in enumerate(f):
+        for number, line in enumerate(iter_lines(f)):
             if number % stride != offset:
                 continue
-            rows = orjson.loads(line) if line.strip() else []
-            if rows:
-                stream.write_batch(plan.batch(rows))
-            else:
-                stream.write_batch(pa.RecordBatch.from_pylist([], schema=plan.schema))
+            batch = decoder.decode(line)
+            stream.write_batch(empty if batch is None else batch)
     return 0
 
 
