@@ -364,3 +364,22 @@ def test_file_readers_in_process_and_in_subprocesses(tmp_path: Any, compressed: 
     assert_same(list(readers.read_typed_jsonl_arrow(str(path), COLUMNS)), expected)
     in_subprocesses = list(readers.read_typed_jsonl_arrow_in_subprocess(str(path), COLUMNS, 2))
     assert_same([b for b in in_subprocesses if b.num_rows], expected)
+
+
+def test_tagged_columns_with_nulls_are_cast_by_arrow() -> None:
+    """A NULL is no untagged value: a column with NULLs is still untagged and cast by Arrow's
+    kernels, and gives what dlt's decoders give value by value."""
+    rows = [full_row(i) for i in range(12)]
+    for i in range(0, 12, 3):
+        rows[i] = {name: None for name in rows[i]}
+    data = orjson.loads(typed_line(rows))
+    plan = readers._JsonlPlan(COLUMNS)
+    struct = pa.array(data, type=plan.struct_type)
+    for i, (column, target) in enumerate(zip(plan.columns, plan.targets)):
+        if column["data_type"] not in readers._PUA_TYPES:
+            continue
+        field = struct.field(plan.struct_index[i])
+        assert field.null_count == 4
+        by_arrow = readers._decoded(field, column, target)  # raised _NotTagged before
+        in_python = readers._decoded_in_python(data, column, target)
+        assert by_arrow.equals(in_python), column["name"]

@@ -409,7 +409,9 @@ def _decoded(array: pa.Array, column: Dict[str, Any], target: pa.DataType) -> pa
     if array.null_count == len(array):
         return pa.nulls(len(array), target)
     first = pc.utf8_slice_codeunits(array, 0, 1)
-    if not pc.all(pc.is_in(first, value_set=pa.array(tags))).as_py():
+    # None among the tags: a NULL is not an untagged value (else a column with NULLs would
+    # always be decoded value by value in Python)
+    if not pc.all(pc.is_in(first, value_set=pa.array([*tags, None]))).as_py():
         raise _NotTagged
     text = pc.utf8_slice_codeunits(array, 1)
     if data_type in ("decimal", "wei"):
