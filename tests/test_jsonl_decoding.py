@@ -362,6 +362,8 @@ def test_file_readers_in_process_and_in_subprocesses(tmp_path: Any, compressed: 
     path.write_bytes(gzip.compress(payload) if compressed else payload)
     expected = old_batches(lines, COLUMNS)
     assert_same(list(readers.read_typed_jsonl_arrow(str(path), COLUMNS)), expected)
+    assert_same(list(readers.read_typed_jsonl_arrow(str(path), COLUMNS, 3)), expected)
+    assert_same(list(readers.read_arrow(str(path), "typed-jsonl", COLUMNS, 1000)), expected)
     in_subprocesses = list(readers.read_typed_jsonl_arrow_in_subprocess(str(path), COLUMNS, 2))
     assert_same([b for b in in_subprocesses if b.num_rows], expected)
 
@@ -383,3 +385,16 @@ def test_tagged_columns_with_nulls_are_cast_by_arrow() -> None:
         by_arrow = readers._decoded(field, column, target)  # raised _NotTagged before
         in_python = readers._decoded_in_python(data, column, target)
         assert by_arrow.equals(in_python), column["name"]
+
+
+def test_threads_stop_early_and_pass_errors_on(tmp_path: Any) -> None:
+    lines = [typed_line([full_row(i) for i in range(j, j + 5)]) for j in range(0, 100, 5)]
+    path = tmp_path / "t.typed-jsonl"
+    path.write_bytes(b"".join(lines))
+    reader = readers.read_typed_jsonl_arrow(str(path), COLUMNS, 2)
+    assert next(reader).num_rows == 5
+    reader.close()  # the pool's threads end with it
+    lines[7] = b'[{"id":1,"txt":"cut off here\n'
+    path.write_bytes(b"".join(lines))
+    with pytest.raises(orjson.JSONDecodeError):
+        list(readers.read_typed_jsonl_arrow(str(path), COLUMNS, 2))
