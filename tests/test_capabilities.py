@@ -57,10 +57,16 @@ def assert_documented_table(caps: DestinationCapabilitiesContext) -> None:
 
 @pytest.mark.parametrize("url", list(DIALECTS))
 def test_merge_strategies_as_documented(url: str) -> None:
-    """Every dialect, MySQL included, declares the four strategies (docs/write-dispositions.md);
-    delete-insert stays the default."""
+    """Every dialect, MySQL included, declares all five strategies of dlt 1.31
+    (docs/write-dispositions.md); delete-insert stays the default."""
     caps = sqlalchemy(url).capabilities()
-    assert caps.supported_merge_strategies == ["delete-insert", "scd2", "upsert", "insert-only"]
+    assert caps.supported_merge_strategies == [
+        "delete-insert",
+        "scd2",
+        "upsert",
+        "insert-only",
+        "cdc",
+    ]
 
 
 @pytest.mark.parametrize("url", list(DIALECTS))
