@@ -121,18 +121,25 @@ class JsonlDecoder:
 
         from dlt_sqlalchemy.readers import _decoded, _NotTagged, _untagged_json_texts
 
-        if not line.strip():
+        # no strip(): a copy of a line of a few MB costs page faults, not just the copying
+        if not line or line.isspace():
             return None
-        text = line.strip(_JSON_WHITESPACE)
-        if text[:1] != b"[" or text[-1:] != b"]":
+        start, end = 0, len(line)
+        while line[start] in _JSON_WHITESPACE:
+            start += 1
+        while line[end - 1] in _JSON_WHITESPACE:
+            end -= 1
+        if line[start] != ord("[") or line[end - 1] != ord("]") or end - start < 2:
             raise _SlowPath
-        if text == b"[]":
-            return None
+        if end - start == 2:
+            return None  # []
         structure: Optional[_Structure] = None
         if self._numpy is not None:
-            structure = _Structure(self._numpy.frombuffer(text, self._numpy.uint8))
+            np = self._numpy
+            structure = _Structure(np.frombuffer(line, np.uint8, end - start, start))
             rows, ndjson = structure.rows, structure.ndjson()
         else:
+            text = line[start:end]
             rows = text.count(_ROW_SEPARATOR) + 1
             ndjson = pa.py_buffer(text.replace(_ROW_SEPARATOR, _ROW_SEPARATOR_NDJSON))[1:-1]
         try:
@@ -175,10 +182,13 @@ class _Structure:
         import numpy as np
 
         self.data = data
+        # the quotes and brackets; few arrays of the line's size (each new one costs page faults)
         folded = data | _CASE_BIT
-        marks = np.flatnonzero(
-            (data == _QUOTE) | (folded == _OPEN_CURLY) | (folded == _CLOSE_CURLY)
-        )
+        marked = folded == _OPEN_CURLY
+        found = np.equal(folded, _CLOSE_CURLY, out=folded.view(np.bool_))
+        marked |= found
+        marked |= np.equal(data, _QUOTE, out=found)
+        marks = np.flatnonzero(marked)
         kinds = np.take(data, marks)  # np.take: faster than indexing with an array
         is_quote = kinds == _QUOTE
         quotes = marks[is_quote]

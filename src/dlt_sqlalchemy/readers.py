@@ -8,11 +8,12 @@ the columns whose dlt type needs it: SQLAlchemy's bind processors take them from
 
 Arrow batches (`read_arrow`) are what the bulk paths (COPY, LOAD DATA, Arrow ingestion, ready
 tuples) consume. Their values are converted by Arrow's C++ kernels, a column at a time: a
-typed-jsonl line becomes one struct array in one call, dlt's PUA-tagged strings lose their tag
-and are cast (timestamps with their offsets, dates, times), parquet columns are cast to the same
-types. Python touches single values only where Arrow has no kernel (base64 binary) or the data
-is unusual (a decimal in exponent notation, JSON holding dlt's typed markers, a value Arrow
-cannot parse, which then goes through dlt's own decoders as in the Python batches).
+typed-jsonl line is parsed by Arrow's JSON reader (`jsonl_arrow`; lines it refuses by orjson and
+one struct conversion, `_JsonlPlan`), dlt's PUA-tagged strings lose their tag and are cast
+(timestamps with their offsets, dates, times), parquet columns are cast to the same types.
+Python touches single values only where Arrow has no kernel (base64 binary) or the data is
+unusual (a decimal in exponent notation, JSON holding dlt's typed markers, a value Arrow cannot
+parse, which then goes through dlt's own decoders as in the Python batches).
 """
 
 from __future__ import annotations

@@ -2,11 +2,13 @@
 
     python -m dlt_sqlalchemy.paths._decoder PATH COLUMNS_JSON [STRIDE OFFSET]
 
-Decoding typed-jsonl is Python-bound (orjson builds an object per value, and the GIL serializes
-that with everything else in the process); in processes of their own the lines are decoded on
-the other cores while the load job feeds the database. With STRIDE and OFFSET the process takes
-lines OFFSET, OFFSET + STRIDE, ... and writes one batch for each of them (empty for a blank
-line), so that the reader can interleave several decoders back into the file's order.
+Used when `readers.DECODE_IN_SUBPROCESS_BYTES` is set: for tables whose lines the fast decoder
+(`jsonl_arrow`) refuses, decoding is Python-bound (orjson builds an object per value, and the GIL
+serializes that with everything else in the process), and in processes of their own the lines
+are decoded on the other cores while the load job feeds the database. With STRIDE and OFFSET the
+process takes lines OFFSET, OFFSET + STRIDE, ... and writes one batch for each of them (empty
+for a blank line), so that the reader can interleave several decoders back into the file's
+order.
 """
 
 from __future__ import annotations
