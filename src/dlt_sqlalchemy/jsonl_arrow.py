@@ -133,6 +133,15 @@ class JsonlDecoder:
             raise _SlowPath
         if end - start == 2:
             return None  # []
+        # Arrow's JSON reader takes invalid UTF-8 into strings as it is; orjson refuses the line
+        try:
+            pa.Array.from_buffers(
+                pa.binary(),
+                1,
+                [None, pa.array([start, end], pa.int32()).buffers()[1], pa.py_buffer(line)],
+            ).cast(pa.string())
+        except pa.ArrowInvalid:
+            raise _SlowPath from None
         structure: Optional[_Structure] = None
         if self._numpy is not None:
             np = self._numpy
@@ -140,6 +149,8 @@ class JsonlDecoder:
             rows, ndjson = structure.rows, structure.ndjson()
         else:
             text = line[start:end]
+            if b"NaN" in text or b"Infinity" in text:
+                raise _SlowPath  # Arrow's reader takes them, orjson refuses them
             rows = text.count(_ROW_SEPARATOR) + 1
             ndjson = pa.py_buffer(text.replace(_ROW_SEPARATOR, _ROW_SEPARATOR_NDJSON))[1:-1]
         try:
@@ -188,9 +199,13 @@ class _Structure:
         found = np.equal(folded, _CLOSE_CURLY, out=folded.view(np.bool_))
         marked |= found
         marked |= np.equal(data, _QUOTE, out=found)
+        # and the first letters of NaN and Infinity: Arrow's reader takes them, orjson refuses
+        marked |= np.equal(data, ord("N"), out=found)
+        marked |= np.equal(data, ord("I"), out=found)
         marks = np.flatnonzero(marked)
         kinds = np.take(data, marks)  # np.take: faster than indexing with an array
         is_quote = kinds == _QUOTE
+        is_letter = (kinds == ord("N")) | (kinds == ord("I"))
         quotes = marks[is_quote]
         # a quote preceded by an odd run of backslashes is part of a string's text
         maybe_escaped = np.flatnonzero(np.take(data, quotes - 1) == _BACKSLASH)
@@ -205,7 +220,10 @@ class _Structure:
         if quotes.size % 2:
             raise _SlowPath
         self.quotes = quotes  # the quotes that open and close strings, in pairs
-        is_bracket = ~is_quote
+        letters = marks[is_letter]
+        if letters.size and np.any(np.searchsorted(quotes, letters) % 2 == 0):
+            raise _SlowPath
+        is_bracket = ~(is_quote | is_letter)
         brackets = marks[is_bracket]
         outside = np.searchsorted(quotes, brackets) % 2 == 0
         self.brackets = brackets[outside]
