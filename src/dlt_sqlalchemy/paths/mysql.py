@@ -126,16 +126,10 @@ class MysqlLoadDataPath(LoadPath):
         return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        from dlt_sqlalchemy.type_mapper import UtcDateTime
-
+        reason = _arrow_path_obstacle(request)
+        if reason is not None:
+            return reason
         connection = request.connection
-        dialect = connection.dialect
-        if dialect.driver not in LOAD_DATA_DRIVERS:
-            return f"driver `{dialect.driver}` is not one of {', '.join(LOAD_DATA_DRIVERS)}"
-        if not has_pyarrow():
-            return f"pyarrow is not installed: {PYARROW_HINT}"
-        if not plain_types(request.table, dialect, (UtcDateTime,)):
-            return "a column type processes its values in Python"
         client_flag = getattr(_driver(connection), "client_flag", 0)
         if not client_flag & _CLIENT_LOCAL_FILES:
             return (
@@ -201,6 +195,21 @@ class MysqlLoadDataPath(LoadPath):
         row = _WARNING_ROW.search(message)
         failed = python_rows_at(request, int(row.group(1)) - 1) if row else None
         raise BatchFailed(error, failed)
+
+
+def _arrow_path_obstacle(request: LoadRequest) -> Optional[str]:
+    """Why neither Arrow-fed MySQL path can load this table, or None: both send the driver text
+    they rendered themselves, so they need a driver they know and no Python-side type processing."""
+    from dlt_sqlalchemy.type_mapper import UtcDateTime
+
+    dialect = request.connection.dialect
+    if dialect.driver not in LOAD_DATA_DRIVERS:
+        return f"driver `{dialect.driver}` is not one of {', '.join(LOAD_DATA_DRIVERS)}"
+    if not has_pyarrow():
+        return f"pyarrow is not installed: {PYARROW_HINT}"
+    if not plain_types(request.table, dialect, (UtcDateTime,)):
+        return "a column type processes its values in Python"
+    return None
 
 
 def _load_through_fifo(cursor: Any, sql: str, fifo: str, chunks: Iterator[bytes]) -> None:
@@ -308,16 +317,10 @@ class MysqlInsertValuesPath(LoadPath):
         return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        from dlt_sqlalchemy.type_mapper import UtcDateTime
-
+        reason = _arrow_path_obstacle(request)
+        if reason is not None:
+            return reason
         connection = request.connection
-        dialect = connection.dialect
-        if dialect.driver not in LOAD_DATA_DRIVERS:
-            return f"driver `{dialect.driver}` is not one of {', '.join(LOAD_DATA_DRIVERS)}"
-        if not has_pyarrow():
-            return f"pyarrow is not installed: {PYARROW_HINT}"
-        if not plain_types(request.table, dialect, (UtcDateTime,)):
-            return "a column type processes its values in Python"
         charset = _connection_charset(_driver(connection))
         if charset not in ("utf8", "utf8mb4", "utf8mb3"):
             return f"the connection character set is {charset}, not utf8mb4"
