@@ -24,7 +24,6 @@ import struct
 from typing import Any, Callable, Dict, Optional
 
 import sqlalchemy as sa
-from dlt.common.json import json
 from dlt.common.schema.typing import (
     LOADS_TABLE_NAME,
     PIPELINE_STATE_TABLE_NAME,
@@ -34,7 +33,12 @@ from dlt.common.schema.typing import (
 )
 from sqlalchemy.dialects import oracle
 
-from dlt_sqlalchemy.dialects.shared_types import checked_decimal, checked_fraction, checked_wei
+from dlt_sqlalchemy.dialects.shared_types import (
+    JsonText,
+    checked_decimal,
+    checked_fraction,
+    checked_wei,
+)
 from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, _is_tz_aware
 
 UTC = datetime.timezone.utc
@@ -314,7 +318,7 @@ class OracleNumberBoolean(sa.types.TypeDecorator[bool]):
         return None if value is None else bool(value)
 
 
-class OracleJson(sa.types.TypeDecorator[Any]):
+class OracleJson(JsonText):
     """JSON text in a CLOB; the table adds `CHECK (<column> IS JSON)` (see `OracleCapabilities`).
 
     The check makes the database validate documents and lets the schema reader tell a JSON
@@ -325,20 +329,6 @@ class OracleJson(sa.types.TypeDecorator[Any]):
 
     impl = oracle.CLOB
     cache_ok = True
-
-    @property
-    def python_type(self) -> type:
-        return object
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Optional[str]:
-        return None if value is None else json.dumps(value)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        if isinstance(value, str):
-            return json.loads(value)
-        return value
 
 
 class OracleBinary(sa.types.TypeDecorator[bytes]):

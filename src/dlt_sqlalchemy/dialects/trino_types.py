@@ -15,10 +15,10 @@ import math
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
-from dlt.common.json import json
 from dlt.common.schema.typing import TColumnSchema
 
 from dlt_sqlalchemy.dialects.shared_types import (
+    JsonText,
     PlainDecimal,
     checked_decimal,
     checked_fraction,
@@ -86,25 +86,11 @@ class TrinoDate(sa.types.DATE):
         return process
 
 
-class TrinoJsonText(sa.types.TypeDecorator[Any]):
+class TrinoJsonText(JsonText):
     """A JSON document as VARCHAR: serialized on the way in, parsed on the way out."""
 
     impl = sa.String
     cache_ok = True
-
-    @property
-    def python_type(self) -> type:
-        return object
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Optional[str]:
-        return None if value is None else json.dumps(value)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        if isinstance(value, str):
-            return json.loads(value)
-        return value
 
 
 class TrinoBase64Binary(sa.types.TypeDecorator[bytes]):
