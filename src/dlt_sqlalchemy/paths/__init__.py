@@ -1,1 +1,0 @@
-"""Bulk load paths per dialect; `DialectCapabilities.load_paths()` lists them, fastest first."""
