@@ -40,8 +40,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import load_step
 
 from dlt_sqlalchemy import sqlalchemy as ours_destination
-from dlt_sqlalchemy.paths.common import csv_chunks
-from dlt_sqlalchemy.readers import read_arrow
+from dlt_sqlalchemy.load.bulk import csv_chunks
+from dlt_sqlalchemy.load.readers import read_arrow
 
 BACKENDS = ("postgresql", "mariadb", "sqlite", "duckdb")
 
@@ -91,7 +91,7 @@ def timed(repeat: int, run: Callable[[], None], reset: Callable[[], None]) -> Li
 def postgresql(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, List[float]]:
     import psycopg
 
-    from dlt_sqlalchemy.paths.postgresql import CopyFromStdin, _prepare_csv
+    from dlt_sqlalchemy.dialects.postgresql.paths import CopyFromStdin, _prepare_csv
 
     dataset = f"raw_{uuid.uuid4().hex[:8]}"
     _, table, columns = create_table("postgresql", url, dataset, work)
@@ -117,7 +117,7 @@ def postgresql(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, Lis
             import adbc_driver_postgresql.dbapi as adbc
             import pyarrow as pa
 
-            from dlt_sqlalchemy.paths.postgresql import _adbc_types, _cast_for_adbc
+            from dlt_sqlalchemy.dialects.postgresql.paths import _adbc_types, _cast_for_adbc
 
             types = _adbc_types(table, sa.create_engine(url).dialect)
             assert types is not None
@@ -149,7 +149,7 @@ def postgresql(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, Lis
 def mariadb(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, List[float]]:
     import MySQLdb
 
-    from dlt_sqlalchemy.paths.mysql import LoadDataLocalInfile, _prepare_csv
+    from dlt_sqlalchemy.dialects.mysql.paths import LoadDataLocalInfile, _prepare_csv
 
     dataset = f"raw_{uuid.uuid4().hex[:8]}"
     _, table, columns = create_table("mariadb", url, dataset, work)
@@ -192,8 +192,8 @@ def mariadb(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, List[f
 def sqlite(parquet: str, repeat: int, work: Path) -> Dict[str, List[float]]:
     import sqlite3
 
-    from dlt_sqlalchemy.inserts import compile_positional_insert
-    from dlt_sqlalchemy.paths.sqlite import _BY_DATA_TYPE
+    from dlt_sqlalchemy.dialects.sqlite.paths import _BY_DATA_TYPE
+    from dlt_sqlalchemy.load.inserts import compile_positional_insert
 
     url = f"sqlite:///{work / 'raw.db'}"
     dataset = "raw"

@@ -18,9 +18,9 @@ from dlt.common.schema.utils import new_column, new_table
 from sqlalchemy.dialects.mssql import pyodbc
 
 from dlt_sqlalchemy import sqlalchemy
-from dlt_sqlalchemy.dialects.mssql import MssqlCapabilities
-from dlt_sqlalchemy.dialects.mssql_types import MssqlBinary, MssqlTypeMapper
-from dlt_sqlalchemy.inserts import compile_positional_insert
+from dlt_sqlalchemy.dialects.mssql.capabilities import MssqlCapabilities
+from dlt_sqlalchemy.dialects.mssql.types import MssqlBinary, MssqlTypeMapper
+from dlt_sqlalchemy.load.inserts import compile_positional_insert
 
 pytestmark = pytest.mark.compiled
 

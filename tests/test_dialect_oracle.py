@@ -25,8 +25,8 @@ from dlt.common.schema.utils import new_column, new_table
 from sqlalchemy.dialects.oracle import oracledb
 
 from dlt_sqlalchemy import sqlalchemy
-from dlt_sqlalchemy.dialects.oracle import OracleCapabilities, storage_columns_query
-from dlt_sqlalchemy.dialects.oracle_types import (
+from dlt_sqlalchemy.dialects.oracle.capabilities import OracleCapabilities, storage_columns_query
+from dlt_sqlalchemy.dialects.oracle.types import (
     OracleDecimal,
     OracleDouble,
     OracleJson,
@@ -35,7 +35,7 @@ from dlt_sqlalchemy.dialects.oracle_types import (
     OracleTimestamp,
     OracleTypeMapper,
 )
-from dlt_sqlalchemy.inserts import compile_positional_insert
+from dlt_sqlalchemy.load.inserts import compile_positional_insert
 
 pytestmark = pytest.mark.compiled
 
@@ -597,7 +597,10 @@ class TestDatasetLifecycle:
         """The existence check asks ALL_USERS for the stored (upper-case) name, bound."""
         from sqlalchemy.dialects import oracle as oracle_dialect
 
-        from dlt_sqlalchemy.dialects.oracle import schema_exists_query, schema_tables_query
+        from dlt_sqlalchemy.dialects.oracle.capabilities import (
+            schema_exists_query,
+            schema_tables_query,
+        )
 
         dialect = oracle_dialect.dialect()
         owner = dialect.denormalize_name("games")
@@ -614,7 +617,7 @@ class TestDatasetLifecycle:
         """Creating a dataset is refused with the remedies: own schema, a DBA, a table prefix."""
         from dlt.common.destination.exceptions import DestinationTerminalException
 
-        from dlt_sqlalchemy.dialects.oracle import MissingOracleSchema
+        from dlt_sqlalchemy.dialects.oracle.capabilities import MissingOracleSchema
 
         error = MissingOracleSchema("GAMES")
         assert isinstance(error, DestinationTerminalException)

@@ -19,9 +19,9 @@ from dlt.common.schema.utils import new_column, new_table
 from trino.sqlalchemy.dialect import TrinoDialect
 
 from dlt_sqlalchemy import sqlalchemy
-from dlt_sqlalchemy.dialects.trino import TrinoCapabilities
-from dlt_sqlalchemy.dialects.trino_types import TrinoBase64Binary, TrinoJsonText, TrinoTypeMapper
-from dlt_sqlalchemy.inserts import compile_positional_insert
+from dlt_sqlalchemy.dialects.trino.capabilities import TrinoCapabilities
+from dlt_sqlalchemy.dialects.trino.types import TrinoBase64Binary, TrinoJsonText, TrinoTypeMapper
+from dlt_sqlalchemy.load.inserts import compile_positional_insert
 
 pytestmark = pytest.mark.compiled
 

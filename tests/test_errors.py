@@ -38,7 +38,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 
 from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, require_server
 from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
-from dlt_sqlalchemy.errors import secret_forms
+from dlt_sqlalchemy.client.errors import secret_forms
 from dlt_sqlalchemy.exceptions import (
     DatabaseUnreachable,
     InvalidCredentials,

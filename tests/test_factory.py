@@ -17,7 +17,7 @@ from dlt.common.schema.typing import TColumnSchema
 
 from conftest import Backend, attach_sqlite_datasets, make_rows
 from dlt_sqlalchemy import SqlalchemyCredentials, SqlalchemyTypeMapper, sqlalchemy
-from dlt_sqlalchemy.inserts import BatchInserter
+from dlt_sqlalchemy.load.inserts import BatchInserter
 
 # --- helpers ----------------------------------------------------------------------------------
 

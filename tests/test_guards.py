@@ -6,7 +6,7 @@ from typing import List
 
 import pytest
 
-from dlt_sqlalchemy import guards
+from dlt_sqlalchemy.followup import guards
 
 NASTY = ["t;1", "a*/b", "c}{d", 'q"u\\o', "ümlaut", "x/*y"]
 

@@ -1,8 +1,8 @@
 """typed-jsonl lines become the same Arrow batches through the fast decoder as through orjson.
 
 The reference is the decoder the bulk paths had before (`orjson.loads` of the line, then
-`readers._JsonlPlan.batch`), which the fast decoder (`dlt_sqlalchemy.jsonl_arrow`) must match
-value for value, schema included. Each case also says whether the fast path must take the line
+`arrow_values.JsonlPlan.batch`), which the fast decoder (`dlt_sqlalchemy.load.jsonl_arrow`) must
+match value for value, schema included. Each case also says whether the fast path must take the line
 (so a fast path that always gave up could not pass) or must hand it to orjson (where reading it
 some other way could go wrong).
 """
@@ -23,8 +23,8 @@ import simplejson
 from dlt.common.json import json as dlt_json
 from dlt.common.wei import Wei
 
-from dlt_sqlalchemy import readers
-from dlt_sqlalchemy.jsonl_arrow import JsonlDecoder, _SlowPath
+from dlt_sqlalchemy.load import arrow_values, readers
+from dlt_sqlalchemy.load.jsonl_arrow import JsonlDecoder, _SlowPath
 
 UTC = datetime.timezone.utc
 CEST = datetime.timezone(datetime.timedelta(hours=2))
@@ -67,7 +67,7 @@ NASTY_TEXTS = [
 
 def old_batches(lines: List[bytes], columns: List[Dict[str, Any]]) -> List[pa.RecordBatch]:
     """What the orjson plan makes of the lines (blank lines and empty arrays give nothing)."""
-    plan = readers._JsonlPlan(columns)
+    plan = arrow_values.JsonlPlan(columns)
     batches = []
     for line in lines:
         if line.strip() and (rows := orjson.loads(line)):
@@ -375,15 +375,15 @@ def test_tagged_columns_with_nulls_are_cast_by_arrow() -> None:
     for i in range(0, 12, 3):
         rows[i] = {name: None for name in rows[i]}
     data = orjson.loads(typed_line(rows))
-    plan = readers._JsonlPlan(COLUMNS)
+    plan = arrow_values.JsonlPlan(COLUMNS)
     struct = pa.array(data, type=plan.struct_type)
     for i, (column, target) in enumerate(zip(plan.columns, plan.targets)):
-        if column["data_type"] not in readers._PUA_TYPES:
+        if column["data_type"] not in arrow_values.PUA_TYPES:
             continue
         field = struct.field(plan.struct_index[i])
         assert field.null_count == 4
-        by_arrow = readers._decoded(field, column, target)  # raised _NotTagged before
-        in_python = readers._decoded_in_python(data, column, target)
+        by_arrow = arrow_values.decoded(field, column, target)  # raised NotTagged before
+        in_python = arrow_values.decoded_in_python(data, column, target)
         assert by_arrow.equals(in_python), column["name"]
 
 

@@ -13,8 +13,8 @@ import pytest
 from dlt.common.json import json
 
 from conftest import Backend
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath, LoadRequest
-from dlt_sqlalchemy.readers import read_typed_jsonl
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath, LoadRequest
+from dlt_sqlalchemy.load.readers import read_typed_jsonl
 
 
 def _write_typed_jsonl(path: Any, lines: List[List[Dict[str, Any]]], compress: bool) -> None:
@@ -154,7 +154,7 @@ def test_dialect_load_paths_hook_chooses_the_path(backend: Backend, monkeypatch:
 
 def test_sql_job_judges_ddl_by_statement_start(tmp_path: Any) -> None:
     """A merge touching `created_at` is not DDL (it keeps its transaction); a CREATE is."""
-    from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
+    from dlt_sqlalchemy.followup.statements_job import SqlStatementsJob
 
     path = tmp_path / "t.abc.0.sql"
     path.write_text("")

@@ -415,8 +415,8 @@ def test_mssql_offers_fast_executemany_for_pyodbc_only() -> None:
     """Compiled only (no server here): the path comes first and claims pyodbc dialects."""
     from sqlalchemy.dialects.mssql import pymssql, pyodbc
 
-    from dlt_sqlalchemy.dialects.mssql import MssqlCapabilities
-    from dlt_sqlalchemy.paths.mssql import PyodbcFastExecutemanyPath
+    from dlt_sqlalchemy.dialects.mssql.capabilities import MssqlCapabilities
+    from dlt_sqlalchemy.dialects.mssql.paths import PyodbcFastExecutemanyPath
 
     paths = MssqlCapabilities("mssql").load_paths()
     assert [p.name for p in paths] == ["fast_executemany", "executemany"]
@@ -429,8 +429,8 @@ def test_bulk_statements_quote_every_identifier() -> None:
     """COPY and LOAD DATA are our own constructs: names with quotes and spaces stay names."""
     from sqlalchemy.dialects import mysql, postgresql
 
-    from dlt_sqlalchemy.paths.mysql import LoadDataLocalInfile
-    from dlt_sqlalchemy.paths.postgresql import CopyFromStdin
+    from dlt_sqlalchemy.dialects.mysql.paths import LoadDataLocalInfile
+    from dlt_sqlalchemy.dialects.postgresql.paths import CopyFromStdin
 
     table = sa.Table(
         'we"ird ta`ble',
@@ -457,7 +457,7 @@ def test_arrow_and_python_readers_agree(tmp_path: Any) -> None:
     """The bulk paths' Arrow batches hold the values of the executemany path's Python batches."""
     from dlt.common.json import json as dlt_json
 
-    from dlt_sqlalchemy.readers import read_arrow, read_typed_jsonl
+    from dlt_sqlalchemy.load.readers import read_arrow, read_typed_jsonl
 
     rows = make_rows("postgresql", "typed-jsonl")
     path = tmp_path / "t.typed-jsonl"
@@ -486,7 +486,7 @@ def test_arrow_and_python_readers_agree(tmp_path: Any) -> None:
 def test_hex_text_matches_python() -> None:
     import pyarrow as pa
 
-    from dlt_sqlalchemy.paths.common import hex_text
+    from dlt_sqlalchemy.load.bulk import hex_text
 
     values = [b"\x00\xff", None, b"", bytes(range(256)), b"abc"]
     array = pa.array(values, pa.binary()).slice(1)  # an offset array too
@@ -543,7 +543,7 @@ BULK_PATHS = {"postgresql": "copy", "mariadb": "load_data", "sqlite": "tuples", 
 def test_typed_jsonl_decoded_by_subprocesses(backend: Backend, monkeypatch: Any) -> None:
     """Large typed-jsonl files are decoded by two subprocesses whose batches are interleaved back
     into file order: the same values arrive, and a failed row is still found by its position."""
-    from dlt_sqlalchemy import readers
+    from dlt_sqlalchemy.load import readers
 
     monkeypatch.setattr(readers, "DECODE_IN_SUBPROCESS_BYTES", 1)
     path = BULK_PATHS[backend.name]

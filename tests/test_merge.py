@@ -17,10 +17,10 @@ import pytest
 from dlt.common.pipeline import LoadInfo
 
 from conftest import Backend
-from dlt_sqlalchemy import guards
 from dlt_sqlalchemy.dialects import _REGISTRY as DIALECT_REGISTRY
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
-from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
+from dlt_sqlalchemy.followup import guards
+from dlt_sqlalchemy.followup.statements_job import SqlStatementsJob
 
 UTC = datetime.timezone.utc
 

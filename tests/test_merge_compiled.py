@@ -16,9 +16,10 @@ import pytest
 import sqlglot
 from sqlglot.errors import ErrorLevel
 
-from dlt_sqlalchemy import guards, sqlalchemy
-from dlt_sqlalchemy.merge_jobs import merge_sql
-from dlt_sqlalchemy.replace_jobs import insert_from_staging_sql, swap_sql
+from dlt_sqlalchemy import sqlalchemy
+from dlt_sqlalchemy.followup import guards
+from dlt_sqlalchemy.followup.merge.job import merge_sql
+from dlt_sqlalchemy.followup.replace import insert_from_staging_sql, swap_sql
 
 URLS = {
     "mssql": "mssql+pyodbc://loader:secret@db.example:1433/dwh?driver=ODBC+Driver+18",

@@ -33,8 +33,9 @@ from dlt.common.wei import Wei
 from sqlalchemy.dialects import mysql
 
 from conftest import Backend
-from dlt_sqlalchemy.dialects.types import ExactDecimal, NativeDecimal
-from dlt_sqlalchemy.type_mapper import UtcDateTime
+from dlt_sqlalchemy.dialects.duckdb.types import NativeDecimal
+from dlt_sqlalchemy.dialects.sqlite.types import ExactDecimal
+from dlt_sqlalchemy.dialects.type_mapper import UtcDateTime
 
 UTC = datetime.timezone.utc
 CEST = datetime.timezone(datetime.timedelta(hours=2))

@@ -12,8 +12,8 @@ from dlt_sqlalchemy.dialects import (
     get_dialect_capabilities,
     register_dialect_capabilities,
 )
+from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper
 from dlt_sqlalchemy.factory import sqlalchemy
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
 
 __all__ = [
     "DialectCapabilities",

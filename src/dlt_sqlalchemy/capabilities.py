@@ -13,8 +13,8 @@ from dlt.common.destination import DestinationCapabilitiesContext
 
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper
 from dlt_sqlalchemy.engine import load_dialect_class
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
 
 DEFAULT_BATCH_ROWS = 10_000
 

@@ -22,7 +22,7 @@ from dlt_sqlalchemy.configuration import (
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
+    from dlt_sqlalchemy.client.job_client import SqlalchemyJobClient
 
 
 class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient"]):
@@ -96,7 +96,7 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
 
     @property
     def client_class(self) -> Type[SqlalchemyJobClient]:
-        from dlt_sqlalchemy.job_client import SqlalchemyJobClient
+        from dlt_sqlalchemy.client.job_client import SqlalchemyJobClient
 
         return SqlalchemyJobClient
 

@@ -37,15 +37,15 @@ from dlt.destinations.exceptions import DatabaseUndefinedRelation
 from dlt.destinations.job_client_impl import SqlJobClientWithStagingDataset
 
 from dlt_sqlalchemy.capabilities import dialect_for
+from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
 from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
 from dlt_sqlalchemy.exceptions import IdentifierTooLong
-from dlt_sqlalchemy.load_jobs import LoadFileJob
-from dlt_sqlalchemy.merge_jobs import SqlalchemyMergeJob
-from dlt_sqlalchemy.readers import READERS
-from dlt_sqlalchemy.replace_jobs import StagingReplaceJob, StagingSwapJob
-from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
-from dlt_sqlalchemy.sql_jobs import SqlStatementsJob
+from dlt_sqlalchemy.followup.merge.job import SqlalchemyMergeJob
+from dlt_sqlalchemy.followup.replace import StagingReplaceJob, StagingSwapJob
+from dlt_sqlalchemy.followup.statements_job import SqlStatementsJob
+from dlt_sqlalchemy.load.job import LoadFileJob
+from dlt_sqlalchemy.load.readers import READERS
 
 
 class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
@@ -259,7 +259,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         self, table_chain: Sequence[PreparedTableSchema]
     ) -> List[FollowupJobRequest]:
         # our own SQL per strategy (dlt's generic one ORs keys, leaves helper tables, formats
-        # timestamps as strings): see `merge_jobs`
+        # timestamps as strings): see `followup/merge/`
         return [SqlalchemyMergeJob.from_job_client(table_chain, self)]
 
     def _create_replace_followup_jobs(

@@ -16,17 +16,17 @@ from dlt.common.destination.dataset import DBApiCursor
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.typing import DBTransaction
 
-from dlt_sqlalchemy.configuration import SqlalchemyCredentials
-from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.errors import (
+from dlt_sqlalchemy.client.errors import (
     connect_verdict,
     mentions_secret,
     scrub,
     secret_forms,
     to_dlt_exception,
 )
+from dlt_sqlalchemy.configuration import SqlalchemyCredentials
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
 from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TypedCursor
 
 T = TypeVar("T")
 

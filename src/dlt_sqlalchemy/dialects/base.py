@@ -9,17 +9,14 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Literal, Optional, Sequence, Tuple, Type
+from typing import Any, Dict, List, Literal, Optional, Protocol, Sequence, Tuple, Type
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, portable_upsert
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, portable_upsert
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 TErrorClass = Literal["undefined_relation", "terminal", "transient"]
 """How the SQL client should surface a database error to dlt's loader."""
@@ -34,6 +31,43 @@ _SQLGLOT_DIALECTS = {
     "cockroachdb": "postgres",
     "redshift": "redshift",
 }
+
+
+class DialectSqlClient(Protocol):
+    """The SQL client as the hooks below see it.
+
+    The SQL client consults these hooks, so it sits above this module: the hooks name what they
+    use of it here instead of importing it (the SQL client itself is what they receive).
+    """
+
+    capabilities: DestinationCapabilitiesContext
+    dataset_name: str
+    staging_dataset_name: str
+    home_dataset_name: str
+
+    @property
+    def native_connection(self) -> sa.Connection: ...
+
+    @property
+    def dialect(self) -> sa.engine.interfaces.Dialect: ...
+
+    def execute_sql(
+        self, sql: Any, *args: Any, **kwargs: Any
+    ) -> Optional[Sequence[Sequence[Any]]]: ...
+
+    def quoted(self, name: str) -> str:
+        """`name` quoted for the dialect, as the job client's tables spell their columns."""
+        ...
+
+    def compile(self, statement: sa.ClauseElement) -> str:
+        """`statement` as SQL text for the dialect, literal values inlined."""
+        ...
+
+    def __enter__(self) -> Any:
+        """Opens the connection (if none is open) for the `with` block."""
+        ...
+
+    def __exit__(self, exc_type: Any, exc_val: Any, exc_tb: Any) -> None: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -100,17 +134,17 @@ class DialectCapabilities:
     ) -> None:
         """Refines limits that depend on the server version once a connection is open."""
 
-    def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
+    def on_connect(self, client: DialectSqlClient, connection: sa.Connection) -> None:
         """Prepares a freshly opened connection, e.g. attaches SQLite dataset files."""
 
-    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+    def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         """Tells if the dataset (a schema on most databases) exists."""
         return sa.inspect(client.native_connection).has_schema(dataset_name)
 
-    def create_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def create_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         client.execute_sql(sa.schema.CreateSchema(client.quoted(dataset_name)))
 
-    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def drop_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         client.execute_sql(
             sa.schema.DropSchema(client.quoted(dataset_name), cascade=self.drop_schema_cascade)
         )
@@ -130,7 +164,7 @@ class DialectCapabilities:
         self, connection: sa.Connection, schema: Optional[str], table_name: str, index_name: str
     ) -> bool:
         """Tells if `table_name` has an index called `index_name`: for dialects that cannot say
-        `CREATE INDEX IF NOT EXISTS` (see `dlt_sqlalchemy.guards.IndexMissing`)."""
+        `CREATE INDEX IF NOT EXISTS` (see `dlt_sqlalchemy.followup.guards.IndexMissing`)."""
         indexes = sa.inspect(connection).get_indexes(table_name, schema=schema)
         return any(index["name"] == index_name for index in indexes)
 
@@ -221,7 +255,7 @@ class DialectCapabilities:
         """
         return sa.literal(value, type_=column.type)
 
-    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         """Statements writing `spec.source` into `spec.target` by `spec.keys`: matched rows
         updated (unless insert-only), the others inserted.
 
@@ -231,7 +265,7 @@ class DialectCapabilities:
         return portable_upsert(spec)
 
     def swap_tables(
-        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+        self, client: DialectSqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
     ) -> Optional[List[TStatement]]:
         """Statements putting each staged table of `pairs` (destination, staged) in place of its
         destination table, all at once; None where the dialect cannot do that atomically, and

@@ -15,7 +15,7 @@ from dlt.common.exceptions import TerminalValueError
 from dlt.common.json import json
 from dlt.common.schema.typing import TColumnSchema
 
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper
+from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper
 
 
 class PlainDecimal(sa.types.TypeDecorator[decimal.Decimal]):

@@ -404,7 +404,7 @@ _GENERIC_NAMES: Dict[str, Type[TSaType]] = {
     "timestamptz": sa.DateTime,
     "decimal": sa.Numeric,
     "numeric": sa.Numeric,
-    "decimal_text": sa.Numeric,  # SQLite decimals kept as text (see dialects.types.ExactDecimal)
+    "decimal_text": sa.Numeric,  # SQLite decimals kept as text (dialects.sqlite.types.ExactDecimal)
     "json": sa.JSON,
     "jsonb": sa.JSON,
     "blob": sa.LargeBinary,

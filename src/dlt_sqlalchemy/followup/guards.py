@@ -18,12 +18,10 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple, Union
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Sequence, Tuple, Union
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
-
-    from dlt_sqlalchemy.dialects.base import DialectCapabilities
 
 TTableRef = Tuple[Optional[str], str]
 """(schema, table) as stored: physical names, the staging prefix included."""
@@ -49,6 +47,17 @@ class IndexMissing:
 
 
 TGuard = Union[TablesExist, IndexMissing]
+
+
+class Catalog(Protocol):
+    """What judging a guard asks of the database: implemented by `DialectCapabilities`, whose
+    module builds guarded statements and so sits above this one."""
+
+    def list_tables(self, connection: sa.Connection, dataset_name: str) -> List[str]: ...
+
+    def has_index(
+        self, connection: sa.Connection, schema: Optional[str], table_name: str, index_name: str
+    ) -> bool: ...
 
 
 @dataclasses.dataclass(frozen=True)
@@ -96,7 +105,7 @@ def decode(line: str) -> Tuple[Optional[TGuard], str]:
 def statements_to_run(
     lines: Sequence[Tuple[Optional[TGuard], str]],
     connection: sa.Connection,
-    dialect_caps: DialectCapabilities,
+    dialect_caps: Catalog,
 ) -> List[str]:
     """The statements whose guards hold, every guard judged before any statement runs."""
     listed: Dict[Optional[str], List[str]] = {}

@@ -15,7 +15,7 @@ staged table, and a view that depends on it makes the swap fail (and roll back).
 The swapped-away staging table is made again by the next load (`initialize_storage` in the job
 client), as dlt skips staging DDL when the staging schema version is unchanged. Running a swap
 that already committed again changes nothing: its statements are guarded by the existence of the
-staged tables (`dlt_sqlalchemy.guards`), so the job finds them gone and skips the swap. A
+staged tables (`dlt_sqlalchemy.followup.guards`), so the job finds them gone and skips the swap. A
 dialect whose `swap_tables` guards statements itself keeps its own guards.
 """
 
@@ -27,13 +27,12 @@ import sqlalchemy as sa
 from dlt.common.destination.client import PreparedTableSchema
 from dlt.destinations.job_impl import FollowupJobRequestImpl
 
-from dlt_sqlalchemy.guards import Guarded, TablesExist
-from dlt_sqlalchemy.merge.chain import render, table_name
-from dlt_sqlalchemy.merge.constructs import TStatement
-from dlt_sqlalchemy.merge_jobs import SqlalchemyFollowupJob
+from dlt_sqlalchemy.followup.guards import Guarded, TablesExist
+from dlt_sqlalchemy.followup.job import SqlalchemyFollowupJob, render, table_name
+from dlt_sqlalchemy.followup.merge.constructs import TStatement
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
+    from dlt_sqlalchemy.client.job_host import JobHost
 
 
 class StagingReplaceJob(SqlalchemyFollowupJob):
@@ -41,7 +40,7 @@ class StagingReplaceJob(SqlalchemyFollowupJob):
 
     @classmethod
     def from_job_client(
-        cls, table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+        cls, table_chain: Sequence[PreparedTableSchema], job_client: JobHost
     ) -> FollowupJobRequestImpl:
         return cls.from_statements(table_chain, insert_from_staging_sql(table_chain, job_client))
 
@@ -51,7 +50,7 @@ class StagingSwapJob(SqlalchemyFollowupJob):
 
     @classmethod
     def from_job_client(
-        cls, table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+        cls, table_chain: Sequence[PreparedTableSchema], job_client: JobHost
     ) -> Optional[FollowupJobRequestImpl]:
         """The swap job, or None where the dialect cannot swap these tables atomically."""
         statements = swap_sql(table_chain, job_client)
@@ -61,7 +60,7 @@ class StagingSwapJob(SqlalchemyFollowupJob):
 
 
 def table_pairs(
-    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+    table_chain: Sequence[PreparedTableSchema], job_client: JobHost
 ) -> List[Tuple[sa.Table, sa.Table]]:
     """(destination table, staged table) for each table of the chain, typed and located."""
     client = job_client.sql_client
@@ -75,7 +74,7 @@ def table_pairs(
 
 
 def insert_from_staging_sql(
-    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+    table_chain: Sequence[PreparedTableSchema], job_client: JobHost
 ) -> List[str]:
     statements: List[TStatement] = []
     for target, staged in table_pairs(table_chain, job_client):
@@ -90,7 +89,7 @@ def insert_from_staging_sql(
 
 
 def swap_sql(
-    table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+    table_chain: Sequence[PreparedTableSchema], job_client: JobHost
 ) -> Optional[List[str]]:
     pairs = table_pairs(table_chain, job_client)
     statements = job_client.dialect_caps.swap_tables(job_client.sql_client, pairs)
@@ -103,5 +102,5 @@ def swap_sql(
     return _render(job_client, statements)
 
 
-def _render(job_client: SqlalchemyJobClient, statements: Sequence[TStatement]) -> List[str]:
+def _render(job_client: JobHost, statements: Sequence[TStatement]) -> List[str]:
     return render(job_client.sql_client, statements)

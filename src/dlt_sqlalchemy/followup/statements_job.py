@@ -3,17 +3,17 @@
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, List, Optional, Tuple
+from typing import TYPE_CHECKING, List, Optional, Tuple, cast
 
 from dlt.common import logger
 from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.storages import FileStorage
 from dlt.destinations.job_client_impl import SqlLoadJob
 
-from dlt_sqlalchemy import guards
+from dlt_sqlalchemy.followup import guards
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
+    from dlt_sqlalchemy.client.job_host import JobHost
 
 # a statement is DDL by its first word, not by a `created_at` column somewhere in its text
 _DDL_START = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.IGNORECASE)
@@ -21,7 +21,7 @@ _DDL_START = re.compile(r"^\s*(CREATE|ALTER|DROP|RENAME|TRUNCATE)\b", re.IGNOREC
 
 class SqlStatementsJob(SqlLoadJob):
     """dlt's SQL job, deciding "is this DDL?" by how each statement starts, and running only the
-    statements whose guards hold (see `dlt_sqlalchemy.guards`).
+    statements whose guards hold (see `dlt_sqlalchemy.followup.guards`).
 
     dlt searches the whole text for CREATE / ALTER / DROP, so a merge touching a `created_at`
     column counted as DDL and ran outside a transaction on databases without transactional DDL
@@ -52,7 +52,7 @@ class SqlStatementsJob(SqlLoadJob):
         ]
         if all(guard is None for guard, _ in plain):
             return [statement for _, statement in plain]
-        client: SqlalchemyJobClient = self._job_client  # type: ignore[assignment]
+        client = cast("JobHost", self._job_client)
         try:
             return self._sql_client.run(  # type: ignore[no-any-return]
                 lambda connection: guards.statements_to_run(

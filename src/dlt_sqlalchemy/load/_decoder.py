@@ -1,6 +1,6 @@
 """Decodes a typed-jsonl load file into an Arrow IPC stream on stdout (run as a subprocess).
 
-    python -m dlt_sqlalchemy.paths._decoder PATH COLUMNS_JSON [STRIDE OFFSET]
+    python -m dlt_sqlalchemy.load._decoder PATH COLUMNS_JSON [STRIDE OFFSET]
 
 Used when `readers.DECODE_IN_SUBPROCESS_BYTES` is set: for tables whose lines the fast decoder
 (`jsonl_arrow`) refuses, decoding is Python-bound (orjson builds an object per value, and the GIL
@@ -21,7 +21,7 @@ def main() -> int:
     import pyarrow as pa
     from dlt.common.storages import FileStorage
 
-    from dlt_sqlalchemy.jsonl_arrow import JsonlDecoder, iter_lines
+    from dlt_sqlalchemy.load.jsonl_arrow import JsonlDecoder, iter_lines
 
     path, columns_json = sys.argv[1], sys.argv[2]
     stride, offset = (int(sys.argv[3]), int(sys.argv[4])) if len(sys.argv) > 4 else (1, 0)

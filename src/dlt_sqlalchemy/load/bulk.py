@@ -28,8 +28,8 @@ from typing import (
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.load_paths import LoadRequest
-from dlt_sqlalchemy.readers import READERS, TColumns, read_arrow
+from dlt_sqlalchemy.load.path import LoadRequest
+from dlt_sqlalchemy.load.readers import READERS, TColumns, read_arrow
 
 if TYPE_CHECKING:
     import pyarrow as pa

@@ -15,11 +15,11 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
 import sqlalchemy as sa
 from dlt.destinations.exceptions import DatabaseTerminalException
 
-from dlt_sqlalchemy.errors import column_of, driver_message, is_value_error
+from dlt_sqlalchemy.client.errors import column_of, driver_message, is_value_error
 from dlt_sqlalchemy.exceptions import ValueNotStorable
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+    from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
 
 TColumns = List[List[Any]]
 

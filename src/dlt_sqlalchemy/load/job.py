@@ -5,7 +5,7 @@ A failure rolls the file's transaction back: no partial rows remain, whatever th
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, cast
 
 from dlt.common import logger
 from dlt.common.destination.client import HasFollowupJobs, RunnableLoadJob
@@ -14,8 +14,8 @@ from dlt.common.metrics import LoadJobMetrics
 from dlt.common.storages.load_package import ParsedLoadJobFileName
 
 from dlt_sqlalchemy.capabilities import DEFAULT_BATCH_ROWS
-from dlt_sqlalchemy.load_failures import explain_failure
-from dlt_sqlalchemy.load_paths import (
+from dlt_sqlalchemy.load.failures import explain_failure
+from dlt_sqlalchemy.load.path import (
     BatchFailed,
     LoadPathUnavailable,
     LoadRequest,
@@ -23,13 +23,11 @@ from dlt_sqlalchemy.load_paths import (
 )
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
+    from dlt_sqlalchemy.client.job_host import JobHost
 
 
 class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
     """Loads one typed-jsonl or parquet file (into the staging dataset where dlt says)."""
-
-    _job_client: SqlalchemyJobClient
 
     def __init__(self, file_path: str) -> None:
         super().__init__(file_path)
@@ -39,7 +37,8 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
         self.rows_loaded = 0
 
     def run(self) -> None:
-        client = self._job_client
+        # dlt sets `_job_client` to the job client of this worker thread
+        client = cast("JobHost", self._job_client)
         sql_client = client.sql_client
         table = client.sa_table(self.load_table_name)
         # dlt columns in the order of the table's columns (an `adapt_table` hook may reorder)

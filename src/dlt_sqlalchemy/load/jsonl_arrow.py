@@ -6,7 +6,7 @@ turning those into Arrow costs as much again: that was most of a typed-jsonl loa
 own JSON reader (C++) parses the rows straight into columns; the values of `json` columns, which
 Arrow's reader cannot keep as text, are cut out of the line as byte ranges.
 
-The batches are the ones `readers._JsonlPlan` builds from orjson's objects, value for value: a
+The batches are the ones `arrow_values.JsonlPlan` builds from orjson's objects, value for value: a
 line this decoder cannot vouch for goes through that plan instead (`_SlowPath`), so the plan is
 also the specification (`tests/test_jsonl_decoding.py` holds the two against each other).
 
@@ -32,7 +32,7 @@ if TYPE_CHECKING:
     import numpy as np
     import pyarrow as pa
 
-    from dlt_sqlalchemy.readers import _JsonlPlan
+    from dlt_sqlalchemy.load.arrow_values import JsonlPlan
 
 READ_BUFFER_BYTES = 4 * 1024 * 1024
 """Lines are read through a buffer this large: `gzip`'s own 8 KB reads cost as much CPU again
@@ -70,9 +70,9 @@ class JsonlDecoder:
         import pyarrow as pa
         import pyarrow.json as pajson
 
-        from dlt_sqlalchemy.readers import _JsonlPlan
+        from dlt_sqlalchemy.load.arrow_values import JsonlPlan
 
-        self.plan: _JsonlPlan = _JsonlPlan(columns)
+        self.plan: JsonlPlan = JsonlPlan(columns)
         self.schema: pa.Schema = self.plan.schema
         self._parse_options = pajson.ParseOptions(
             explicit_schema=pa.schema(list(self.plan.struct_type)),
@@ -119,7 +119,7 @@ class JsonlDecoder:
         import pyarrow as pa
         import pyarrow.json as pajson
 
-        from dlt_sqlalchemy.readers import _decoded, _NotTagged, _untagged_json_texts
+        from dlt_sqlalchemy.load.arrow_values import NotTagged, decoded, untagged_json_texts
 
         # no strip(): a copy of a line of a few MB costs page faults, not just the copying
         if not line or line.isspace():
@@ -170,11 +170,11 @@ class JsonlDecoder:
                 if i in self._json_keys:
                     assert structure is not None
                     texts = structure.member_texts(self._json_keys[i])
-                    arrays.append(_untagged_json_texts(texts))
+                    arrays.append(untagged_json_texts(texts))
                 else:
                     field = table.column(plan.struct_index[i]).combine_chunks()
-                    arrays.append(_decoded(field, column, target))
-            except (_NotTagged, pa.ArrowException):
+                    arrays.append(decoded(field, column, target))
+            except (NotTagged, pa.ArrowException):
                 raise _SlowPath from None
         return pa.RecordBatch.from_arrays(arrays, schema=self.schema)
 

@@ -14,8 +14,8 @@ from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.inserts import BatchInserter
-from dlt_sqlalchemy.readers import JSON_IS_TEXT, READERS, TColumns
+from dlt_sqlalchemy.load.inserts import BatchInserter
+from dlt_sqlalchemy.load.readers import JSON_IS_TEXT, READERS, TColumns
 
 
 @dataclasses.dataclass

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Sequence
+from typing import List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from sqlalchemy.dialects import postgresql
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.dialects.types import DuckdbTypeMapper
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import DialectCapabilities, DialectSqlClient
+from dlt_sqlalchemy.dialects.duckdb.types import DuckdbTypeMapper
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class DuckdbCapabilities(DialectCapabilities):
@@ -31,11 +28,11 @@ class DuckdbCapabilities(DialectCapabilities):
 
     def load_paths(self) -> Sequence[LoadPath]:
         """Arrow batches inserted by DuckDB itself, then the portable `executemany`."""
-        from dlt_sqlalchemy.paths.duckdb import DuckdbArrowPath
+        from dlt_sqlalchemy.dialects.duckdb.paths import DuckdbArrowPath
 
         return (DuckdbArrowPath(), ExecutemanyPath())
 
-    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+    def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")
         query = (
             sa.select(sa.func.count())
@@ -48,7 +45,7 @@ class DuckdbCapabilities(DialectCapabilities):
     # --- merge and replace --------------------------------------------------------------------
 
     def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
+        self, client: DialectSqlClient, spec: UpsertSpec
     ) -> List[TStatement]:
         # duckdb-engine compiles with PostgreSQL's compiler, and DuckDB speaks ON CONFLICT
         return on_conflict_upsert(spec, postgresql.insert)

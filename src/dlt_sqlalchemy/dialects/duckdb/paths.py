@@ -13,14 +13,14 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import (
+from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     arrow_batches,
     has_pyarrow,
     plain_types,
     prefetching,
 )
+from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
 
 # rows per INSERT: large enough that per-statement overhead vanishes, small enough for memory
 ARROW_BATCH_ROWS = 50_000

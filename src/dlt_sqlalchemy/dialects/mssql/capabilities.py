@@ -11,21 +11,15 @@ assumes SQL Server 2012, the oldest release whose choices SQLAlchemy would make 
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.dialects.mssql_types import MAX_FRACTION_DIGITS, MssqlTypeMapper
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
-from dlt_sqlalchemy.merge.constructs import MergeInto, TStatement, UpsertSpec
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import DialectCapabilities, DialectSqlClient
+from dlt_sqlalchemy.dialects.mssql.types import MAX_FRACTION_DIGITS, MssqlTypeMapper
+from dlt_sqlalchemy.followup.merge.constructs import MergeInto, TStatement, UpsertSpec
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 ASSUMED_SERVER_VERSION = (11, 0)
 """SQL Server 2012: NVARCHAR(max) / VARBINARY(max) for large types, DATE and TIME exist."""
@@ -52,7 +46,7 @@ class MssqlCapabilities(DialectCapabilities):
 
     def load_paths(self) -> Sequence[LoadPath]:
         """pyodbc's `fast_executemany` (parameter arrays), then the portable `executemany`."""
-        from dlt_sqlalchemy.paths.mssql import PyodbcFastExecutemanyPath
+        from dlt_sqlalchemy.dialects.mssql.paths import PyodbcFastExecutemanyPath
 
         return (PyodbcFastExecutemanyPath(), ExecutemanyPath())
 
@@ -67,7 +61,7 @@ class MssqlCapabilities(DialectCapabilities):
             self._ddl_dialects[type(dialect)] = modern
         return modern
 
-    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def drop_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         """Drops the schema's tables, then the schema (which must be empty to be dropped).
 
         Views or other objects someone else created in the schema make the DROP SCHEMA fail,
@@ -87,7 +81,7 @@ class MssqlCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         """MERGE, run as dynamic SQL: SQL Server requires a MERGE to end with `;`, and dlt's SQL
         job splits its file on every `;`, so the terminator is appended as NCHAR(59)."""
         merge = client.compile(MergeInto(spec))
@@ -98,7 +92,7 @@ class MssqlCapabilities(DialectCapabilities):
         ]
 
     def swap_tables(
-        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+        self, client: DialectSqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
     ) -> Optional[List[TStatement]]:
         # moving a table is ALTER SCHEMA ... TRANSFER plus sp_rename; dlt runs a job containing
         # "ALTER SCHEMA" outside a transaction, so the swap would not be atomic: copy instead

@@ -11,7 +11,7 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadRequest
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadRequest
 
 
 class PyodbcFastExecutemanyPath(ExecutemanyPath):

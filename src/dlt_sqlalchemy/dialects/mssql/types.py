@@ -22,7 +22,12 @@ from dlt_sqlalchemy.dialects.shared_types import (
     checked_fraction,
     checked_wei,
 )
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, _is_key_column, _is_tz_aware
+from dlt_sqlalchemy.dialects.type_mapper import (
+    SqlalchemyTypeMapper,
+    TSaType,
+    _is_key_column,
+    _is_tz_aware,
+)
 
 MAX_DECIMAL_PRECISION = 38
 MAX_FRACTION_DIGITS = 7  # DATETIME2(7), DATETIMEOFFSET(7), TIME(7): 100 ns

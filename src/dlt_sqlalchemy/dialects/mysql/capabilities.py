@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -11,14 +11,16 @@ from dlt.common.destination.typing import PreparedTableSchema
 from dlt.common.normalizers.naming import NamingConvention
 from sqlalchemy.dialects import mysql
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
-from dlt_sqlalchemy.dialects.types import MysqlTypeMapper
-from dlt_sqlalchemy.guards import Guarded, IndexMissing, TablesExist
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, unique_key_index
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import (
+    DialectCapabilities,
+    DialectSqlClient,
+    StorageColumn,
+    group_storage_columns,
+)
+from dlt_sqlalchemy.dialects.mysql.types import MysqlTypeMapper
+from dlt_sqlalchemy.followup.guards import Guarded, IndexMissing, TablesExist
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, unique_key_index
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 # identifiers (tables, columns, schemas) are limited to 64 characters; SQLAlchemy's dialect
 # reports 255, the limit of column labels, which is not what CREATE TABLE enforces
@@ -45,11 +47,11 @@ class MysqlCapabilities(DialectCapabilities):
     def load_paths(self) -> Sequence[LoadPath]:
         """LOAD DATA LOCAL INFILE where server and client allow it, else multi-row INSERTs
         rendered by Arrow, else `executemany`."""
-        from dlt_sqlalchemy.paths.mysql import MysqlInsertValuesPath, MysqlLoadDataPath
+        from dlt_sqlalchemy.dialects.mysql.paths import MysqlInsertValuesPath, MysqlLoadDataPath
 
         return (MysqlLoadDataPath(), MysqlInsertValuesPath(), ExecutemanyPath())
 
-    def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
+    def on_connect(self, client: DialectSqlClient, connection: sa.Connection) -> None:
         # outside strict mode MySQL truncates an over-long value with a warning and loads it;
         # a value the column cannot hold must fail the load instead
         connection.exec_driver_sql(
@@ -110,7 +112,7 @@ class MysqlCapabilities(DialectCapabilities):
     # --- merge and replace --------------------------------------------------------------------
 
     def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
+        self, client: DialectSqlClient, spec: UpsertSpec
     ) -> List[TStatement]:
         """INSERT ... SELECT ... ON DUPLICATE KEY UPDATE, on a unique index over the keys.
 
@@ -148,7 +150,7 @@ class MysqlCapabilities(DialectCapabilities):
         return statements
 
     def swap_tables(
-        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+        self, client: DialectSqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
     ) -> Optional[List[TStatement]]:
         """One RENAME TABLE moves every destination table aside and every staged table into its
         place: atomic across all tables of the chain, across databases too. The old tables are
@@ -182,7 +184,7 @@ class MysqlCapabilities(DialectCapabilities):
         return bool(connection.execute(query).scalar())
 
 
-def _has_unique_key(client: SqlalchemySqlClient, spec: UpsertSpec) -> bool:
+def _has_unique_key(client: DialectSqlClient, spec: UpsertSpec) -> bool:
     """Whether a unique index (or the primary key) of the target covers exactly the keys."""
     statistics = _statistics()
     query = sa.select(statistics.c.index_name, statistics.c.column_name).where(

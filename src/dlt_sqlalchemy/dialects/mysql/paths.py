@@ -27,8 +27,8 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import (
+from dlt_sqlalchemy.load.arrow_values import decimal_text
+from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     RowCounter,
     arrow_batches,
@@ -40,10 +40,10 @@ from dlt_sqlalchemy.paths.common import (
     python_rows_at,
     replace_columns,
 )
-from dlt_sqlalchemy.paths.common import (
+from dlt_sqlalchemy.load.bulk import (
     driver_connection as _driver,
 )
-from dlt_sqlalchemy.readers import decimal_text
+from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -200,7 +200,7 @@ class MysqlLoadDataPath(LoadPath):
 def _arrow_path_obstacle(request: LoadRequest) -> Optional[str]:
     """Why neither Arrow-fed MySQL path can load this table, or None: both send the driver text
     they rendered themselves, so they need a driver they know and no Python-side type processing."""
-    from dlt_sqlalchemy.type_mapper import UtcDateTime
+    from dlt_sqlalchemy.dialects.type_mapper import UtcDateTime
 
     dialect = request.connection.dialect
     if dialect.driver not in LOAD_DATA_DRIVERS:

@@ -12,19 +12,21 @@ server turns on native BOOLEAN columns for the tables created from then on.
 from __future__ import annotations
 
 import datetime
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.common.destination.typing import PreparedTableSchema
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, group_storage_columns
-from dlt_sqlalchemy.dialects.oracle_types import OracleJson, OracleTypeMapper, is_json_check
-from dlt_sqlalchemy.merge.constructs import MergeInto, TStatement, UpsertSpec
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import (
+    DialectCapabilities,
+    DialectSqlClient,
+    StorageColumn,
+    group_storage_columns,
+)
+from dlt_sqlalchemy.dialects.oracle.types import OracleJson, OracleTypeMapper, is_json_check
+from dlt_sqlalchemy.followup.merge.constructs import MergeInto, TStatement, UpsertSpec
 
 LONG_IDENTIFIERS_SINCE = (12, 2)
 NATIVE_BOOLEAN_SINCE = (23,)
@@ -115,16 +117,16 @@ class OracleCapabilities(DialectCapabilities):
 
     # --- datasets: a schema is a user -------------------------------------------------------------
 
-    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+    def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         owner = client.dialect.denormalize_name(dataset_name)
         rows = client.execute_sql(schema_exists_query(owner))
         return bool(rows and rows[0][0])
 
-    def create_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def create_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         # `CREATE SCHEMA` in Oracle only bundles statements for an existing user's schema
         raise MissingOracleSchema(client.dialect.denormalize_name(dataset_name))
 
-    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def drop_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         """Drops the dataset's tables; the schema is a user, which we never drop."""
         owner = client.dialect.denormalize_name(dataset_name)
         if not self.has_dataset(client, dataset_name):
@@ -141,7 +143,7 @@ class OracleCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(self, client: SqlalchemySqlClient, spec: UpsertSpec) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         return [MergeInto(spec)]
 
     def timestamp_literal(

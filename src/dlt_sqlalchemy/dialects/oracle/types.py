@@ -39,7 +39,7 @@ from dlt_sqlalchemy.dialects.shared_types import (
     checked_fraction,
     checked_wei,
 )
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, _is_tz_aware
+from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TSaType, _is_tz_aware
 
 UTC = datetime.timezone.utc
 

@@ -2,19 +2,16 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
+from typing import List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from sqlalchemy.dialects import postgresql
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.dialects.types import PostgresqlTypeMapper
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import DialectCapabilities, DialectSqlClient
+from dlt_sqlalchemy.dialects.postgresql.types import PostgresqlTypeMapper
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class PostgresqlCapabilities(DialectCapabilities):
@@ -33,19 +30,19 @@ class PostgresqlCapabilities(DialectCapabilities):
 
     def load_paths(self) -> Sequence[LoadPath]:
         """Parquet by ADBC ingestion when its driver is installed, both formats by COPY."""
-        from dlt_sqlalchemy.paths.postgresql import PostgresqlAdbcPath, PostgresqlCopyPath
+        from dlt_sqlalchemy.dialects.postgresql.paths import PostgresqlAdbcPath, PostgresqlCopyPath
 
         return (PostgresqlAdbcPath(), PostgresqlCopyPath(), ExecutemanyPath())
 
     # --- merge and replace --------------------------------------------------------------------
 
     def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
+        self, client: DialectSqlClient, spec: UpsertSpec
     ) -> List[TStatement]:
         return on_conflict_upsert(spec, postgresql.insert)
 
     def swap_tables(
-        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+        self, client: DialectSqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
     ) -> Optional[List[TStatement]]:
         """DROP the destination table, move the staged one over (SET SCHEMA, RENAME): DDL is
         transactional, so readers wait on the lock and then see the new table, never a gap."""

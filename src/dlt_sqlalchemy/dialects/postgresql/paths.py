@@ -21,8 +21,7 @@ from dlt.common import logger
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
-from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import (
+from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     RowCounter,
     arrow_batches,
@@ -35,6 +34,7 @@ from dlt_sqlalchemy.paths.common import (
     prefetching,
     replace_columns,
 )
+from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa

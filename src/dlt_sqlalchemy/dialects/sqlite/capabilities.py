@@ -12,19 +12,21 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
+from typing import Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from sqlalchemy.dialects import sqlite
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, TErrorClass
-from dlt_sqlalchemy.dialects.types import SqliteTypeMapper
-from dlt_sqlalchemy.load_paths import ExecutemanyPath, LoadPath
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
-
-if TYPE_CHECKING:
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+from dlt_sqlalchemy.dialects.base import (
+    DialectCapabilities,
+    DialectSqlClient,
+    StorageColumn,
+    TErrorClass,
+)
+from dlt_sqlalchemy.dialects.sqlite.types import SqliteTypeMapper
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 MAIN = "main"
 
@@ -50,7 +52,7 @@ class SqliteCapabilities(DialectCapabilities):
 
     def load_paths(self) -> Sequence[LoadPath]:
         """`executemany` of tuples that Arrow converted, then the portable `executemany`."""
-        from dlt_sqlalchemy.paths.sqlite import SqliteTuplesPath
+        from dlt_sqlalchemy.dialects.sqlite.paths import SqliteTuplesPath
 
         return (SqliteTuplesPath(), ExecutemanyPath())
 
@@ -63,7 +65,7 @@ class SqliteCapabilities(DialectCapabilities):
 
     # --- datasets as attached files -----------------------------------------------------------
 
-    def on_connect(self, client: SqlalchemySqlClient, connection: sa.Connection) -> None:
+    def on_connect(self, client: DialectSqlClient, connection: sa.Connection) -> None:
         attached = _attached(connection)
         layout = _Layout.of(connection)
         # SQL follow-up jobs run in staging mode but read both datasets: attach both, once each
@@ -86,14 +88,14 @@ class SqliteCapabilities(DialectCapabilities):
             elif current is not None and not os.path.exists(path):
                 _detach(connection, dataset)
 
-    def has_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> bool:
+    def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         if dataset_name == MAIN:
             return True
         connection = client.native_connection
         self.on_connect(client, connection)
         return dataset_name in _attached(connection)
 
-    def create_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def create_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         if dataset_name == MAIN:
             return
         connection = client.native_connection
@@ -104,7 +106,7 @@ class SqliteCapabilities(DialectCapabilities):
             with _MEMORY_LOCK:
                 _MEMORY_DATASETS.setdefault(connection.engine, set()).add(dataset_name)
 
-    def drop_dataset(self, client: SqlalchemySqlClient, dataset_name: str) -> None:
+    def drop_dataset(self, client: DialectSqlClient, dataset_name: str) -> None:
         connection = client.native_connection
         if dataset_name == MAIN or _Layout.of(connection).is_memory:
             self._drop_all_tables(connection, dataset_name)
@@ -164,12 +166,12 @@ class SqliteCapabilities(DialectCapabilities):
     # --- merge and replace --------------------------------------------------------------------
 
     def upsert_statements(
-        self, client: SqlalchemySqlClient, spec: UpsertSpec
+        self, client: DialectSqlClient, spec: UpsertSpec
     ) -> List[TStatement]:
         return on_conflict_upsert(spec, sqlite.insert)
 
     def swap_tables(
-        self, client: SqlalchemySqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
+        self, client: DialectSqlClient, pairs: Sequence[Tuple[sa.Table, sa.Table]]
     ) -> Optional[List[TStatement]]:
         """Swaps staging tables kept beside the real ones (a prefix); attached files cannot.
 

@@ -14,11 +14,11 @@ from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
 import sqlalchemy as sa
 from sqlalchemy.sql.sqltypes import _Binary
 
-from dlt_sqlalchemy.inserts import compile_positional_insert
-from dlt_sqlalchemy.load_paths import BatchFailed, LoadPath, LoadRequest
-from dlt_sqlalchemy.paths.common import PYARROW_HINT, arrow_batches, has_pyarrow, prefetching
-from dlt_sqlalchemy.paths.common import driver_connection as _driver
-from dlt_sqlalchemy.readers import decimal_text
+from dlt_sqlalchemy.load.arrow_values import decimal_text
+from dlt_sqlalchemy.load.bulk import PYARROW_HINT, arrow_batches, has_pyarrow, prefetching
+from dlt_sqlalchemy.load.bulk import driver_connection as _driver
+from dlt_sqlalchemy.load.inserts import compile_positional_insert
+from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -77,8 +77,8 @@ def _at_most(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.Record
 def _converters(request: LoadRequest) -> Optional[List[TColumnConverter]]:
     """Per column, how an Arrow array becomes the values SQLAlchemy's processors would bind;
     None if some column type is one this path does not reproduce."""
-    from dlt_sqlalchemy.dialects.types import ExactDecimal
-    from dlt_sqlalchemy.type_mapper import UtcDateTime
+    from dlt_sqlalchemy.dialects.sqlite.types import ExactDecimal
+    from dlt_sqlalchemy.dialects.type_mapper import UtcDateTime
 
     dialect = request.connection.dialect
     converters: List[TColumnConverter] = []

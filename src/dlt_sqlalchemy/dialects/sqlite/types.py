@@ -1,4 +1,4 @@
-"""Type mappers of the built-in dialects (each a small variation on the generic mapper)."""
+"""SQLite's type mapper: exact decimals kept as text, aware timestamps stored as UTC text."""
 
 from __future__ import annotations
 
@@ -7,9 +7,13 @@ from typing import Any, Optional
 
 import sqlalchemy as sa
 from dlt.common.schema.typing import TColumnSchema
-from sqlalchemy.dialects import mysql, postgresql
 
-from dlt_sqlalchemy.type_mapper import SqlalchemyTypeMapper, TSaType, UtcDateTime, _is_tz_aware
+from dlt_sqlalchemy.dialects.type_mapper import (
+    SqlalchemyTypeMapper,
+    TSaType,
+    UtcDateTime,
+    _is_tz_aware,
+)
 
 
 class DecimalText(sa.types.UserDefinedType[str]):
@@ -57,23 +61,6 @@ class ExactDecimal(sa.types.TypeDecorator[decimal.Decimal]):
         return decimal.Decimal(str(value))
 
 
-class NativeDecimal(sa.Numeric[decimal.Decimal]):
-    """NUMERIC for drivers that take and return `Decimal` although the dialect says they cannot.
-
-    duckdb-engine declares no native decimal support, so SQLAlchemy would bind through `float`
-    and read through `float` formatting, rounding away digits beyond the 15th; DuckDB's driver
-    binds and returns `Decimal` exactly, so both conversions are skipped.
-    """
-
-    cache_ok = True
-
-    def bind_processor(self, dialect: sa.Dialect) -> None:
-        return None
-
-    def result_processor(self, dialect: sa.Dialect, coltype: Any) -> None:
-        return None
-
-
 class SqliteTypeMapper(SqlalchemyTypeMapper):
     """SQLite stores timestamps as text: aware values go in as UTC and come back aware."""
 
@@ -85,65 +72,3 @@ class SqliteTypeMapper(SqlalchemyTypeMapper):
 
     def _db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return ExactDecimal(*self.capabilities.wei_precision)
-
-
-class MysqlTypeMapper(SqlalchemyTypeMapper):
-    """MySQL / MariaDB: DATETIME(fsp) without time zone, LONGTEXT, bounded key columns."""
-
-    key_text_length = 255  # utf8mb4 index limit is 3072 bytes: 768 characters at most
-
-    def _db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        type_ = super()._db_type_from_text_type(column, table)
-        if isinstance(type_, sa.Text) or (
-            isinstance(type_, sa.String) and (type_.length or 0) > 16383
-        ):
-            return mysql.LONGTEXT()
-        return type_
-
-    def _db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        inner = mysql.DATETIME(fsp=self.timestamp_precision(column))
-        return UtcDateTime(inner) if _is_tz_aware(column) else inner
-
-    def _db_type_from_time_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return mysql.TIME(fsp=self.timestamp_precision(column))
-
-    def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        length = column.get("precision")
-        return mysql.VARBINARY(length) if length else mysql.LONGBLOB()
-
-    def _db_type_from_double_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return mysql.DOUBLE(asdecimal=False)  # MySQL DOUBLE reads as Decimal unless told
-
-
-class PostgresqlTypeMapper(SqlalchemyTypeMapper):
-    """PostgreSQL: TIMESTAMPTZ with precision, JSONB, BYTEA, NUMERIC."""
-
-    def _db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return postgresql.TIMESTAMP(
-            timezone=_is_tz_aware(column), precision=self.timestamp_precision(column)
-        )
-
-    def _db_type_from_time_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return postgresql.TIME(precision=self.timestamp_precision(column))
-
-    def _db_type_from_json_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return postgresql.JSONB(none_as_null=True)
-
-    def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return postgresql.BYTEA()
-
-
-class DuckdbTypeMapper(SqlalchemyTypeMapper):
-    """DuckDB: TIMESTAMPTZ (microseconds, no precision argument), JSON, BLOB, DECIMAL up to 38."""
-
-    def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return sa.LargeBinary()
-
-    def _db_type_from_decimal_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        precision, scale = self.decimal_precision(column)
-        return NativeDecimal(precision=precision, scale=scale, asdecimal=True)
-
-    def _db_type_from_wei_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        precision, scale = self.capabilities.wei_precision
-        return NativeDecimal(precision=precision, scale=scale, asdecimal=True)
-

@@ -13,7 +13,7 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 from dlt.common.destination.typing import PreparedTableSchema
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
-from dlt_sqlalchemy.dialects.trino_types import MAX_FRACTION_DIGITS, TrinoTypeMapper
+from dlt_sqlalchemy.dialects.trino.types import MAX_FRACTION_DIGITS, TrinoTypeMapper
 
 
 class TrinoCapabilities(DialectCapabilities):

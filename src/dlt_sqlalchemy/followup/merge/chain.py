@@ -22,13 +22,11 @@ from dlt.common.schema.utils import (
 from dlt.common.time import ensure_datetime_in_tz
 from dlt.destinations.exceptions import MergeDispositionException
 
-from dlt_sqlalchemy import guards
-from dlt_sqlalchemy.guards import Guarded
-from dlt_sqlalchemy.merge.constructs import TCondition, TStatement
+from dlt_sqlalchemy.followup.job import render, table_name
+from dlt_sqlalchemy.followup.merge.constructs import TCondition, TStatement
 
 if TYPE_CHECKING:
-    from dlt_sqlalchemy.job_client import SqlalchemyJobClient
-    from dlt_sqlalchemy.sql_client import SqlalchemySqlClient
+    from dlt_sqlalchemy.client.job_host import JobHost
 
 DEDUP_RN = "_dlt_dedup_rn"
 """Label of the ROW_NUMBER() column that picks one staged row per key."""
@@ -38,7 +36,7 @@ class MergeChain:
     """A root table and its nested tables, with their hints, as one merge sees them."""
 
     def __init__(
-        self, table_chain: Sequence[PreparedTableSchema], job_client: SqlalchemyJobClient
+        self, table_chain: Sequence[PreparedTableSchema], job_client: JobHost
     ) -> None:
         # dlt's schema helpers are typed for `TTableSchema`, of which these are refinements
         self.tables: List[TTableSchema] = [cast(TTableSchema, t) for t in table_chain]
@@ -228,21 +226,3 @@ class MergeChain:
     def render(self, statements: Sequence[TStatement]) -> List[str]:
         """SQL text of `statements` for the dialect, literal values inlined."""
         return render(self.sql_client, statements)
-
-
-def render(sql_client: SqlalchemySqlClient, statements: Sequence[TStatement]) -> List[str]:
-    """SQL text of `statements` for the client's dialect, literal values inlined."""
-    return [_render_one(sql_client, s) for s in statements]
-
-
-def _render_one(sql_client: SqlalchemySqlClient, statement: TStatement) -> str:
-    if isinstance(statement, Guarded):
-        return guards.encode(_render_one(sql_client, statement.statement), statement.guard)
-    if isinstance(statement, str):
-        return statement
-    return sql_client.compile(cast(sa.ClauseElement, statement))
-
-
-def table_name(table: Any) -> str:
-    """The name of a dlt table schema (typed optional by dlt, always set on loaded tables)."""
-    return str(table["name"])

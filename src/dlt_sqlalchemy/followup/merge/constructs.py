@@ -15,7 +15,7 @@ import sqlalchemy as sa
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.compiler import SQLCompiler
 
-from dlt_sqlalchemy.guards import Guarded
+from dlt_sqlalchemy.followup.guards import Guarded
 
 TStatement = Union[sa.Executable, str, Guarded]
 """A statement of a follow-up job: a SQLAlchemy construct, or SQL text already rendered, either

@@ -17,8 +17,8 @@ from typing import List
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.merge.chain import MergeChain
-from dlt_sqlalchemy.merge.constructs import TCondition, TStatement
+from dlt_sqlalchemy.followup.merge.chain import MergeChain
+from dlt_sqlalchemy.followup.merge.constructs import TCondition, TStatement
 
 
 def delete_insert_statements(chain: MergeChain) -> List[TStatement]:

@@ -25,8 +25,9 @@ from dlt.common.schema.utils import (
 )
 from dlt.common.storages.load_package import load_package_state
 
-from dlt_sqlalchemy.merge.chain import MergeChain, table_name
-from dlt_sqlalchemy.merge.constructs import TCondition, TStatement
+from dlt_sqlalchemy.followup.job import table_name
+from dlt_sqlalchemy.followup.merge.chain import MergeChain
+from dlt_sqlalchemy.followup.merge.constructs import TCondition, TStatement
 
 
 def scd2_statements(chain: MergeChain) -> List[TStatement]:

@@ -20,9 +20,9 @@ from dlt.common.destination.utils import get_merge_compare_columns
 from dlt.common.schema.typing import TTableSchema
 from dlt.common.schema.utils import get_first_column_name_with_prop
 
-from dlt_sqlalchemy.merge.chain import MergeChain
-from dlt_sqlalchemy.merge.constructs import TStatement, UpsertSpec
-from dlt_sqlalchemy.merge.delete_insert import delete_with_nested
+from dlt_sqlalchemy.followup.merge.chain import MergeChain
+from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec
+from dlt_sqlalchemy.followup.merge.delete_insert import delete_with_nested
 
 UPSERT_INDEX_SUFFIX = "__dlt_upsert_key"
 
