@@ -176,6 +176,20 @@ def test_nothing_imports_a_database_package_but_itself() -> None:
     )
 
 
+def test_database_packages_use_only_the_core_below_the_clients() -> None:
+    """A database package gets the SQL client through its hooks (`DialectSqlClient`): it never
+    imports the clients, the jobs or the factory, so it cannot pull them into a cycle."""
+    above = ("client", "factory", "capabilities", "configuration", "load.job", "followup.job")
+    wrong = sorted(
+        (module, target)
+        for module, targets in GRAPH.items()
+        if database_package(module)
+        for target in targets
+        if target.removeprefix(f"{PACKAGE}.").startswith(above)
+    )
+    assert not wrong
+
+
 def test_jobs_never_import_the_job_client() -> None:
     """The job client makes and runs the jobs: they get what they need from it, typed by the
     `JobHost` protocol, so the job client can import them without a cycle."""
