@@ -85,3 +85,62 @@ def test_dataset_reads_df_arrow_fetchall(backend: Backend) -> None:
     assert table.num_rows == 2
     assert set(table.column_names) >= {"id", "name", "_dlt_id", "_dlt_load_id"}
     assert pipeline.dataset().row_counts().fetchall()
+
+
+def test_dbapi_and_positional_parameters(backend: Backend) -> None:
+    """`dbapi` is the driver's module; positional values bind with its paramstyle's placeholder
+    (and `%s` everywhere), `%%` is a literal percent, quoted `?` and `%s` are left alone."""
+    from dlt.destinations.exceptions import DatabaseException
+
+    pipeline = backend.pipeline()
+    pipeline.run([{"id": 1, "name": "x%y"}, {"id": 2, "name": "?"}], table_name="t")
+    with pipeline.sql_client() as client:
+        dbapi = client.dbapi
+        assert dbapi is not None and hasattr(dbapi, "Error")  # duckdb-engine: a class
+        assert dbapi.paramstyle in ("qmark", "numeric_dollar", "format", "pyformat")
+        placeholder = "?" if dbapi.paramstyle == "qmark" else "%s"
+        table = client.make_qualified_table_name("t")
+        name = client.escape_column_name("name")
+        assert client.execute_sql(f"SELECT id FROM {table} WHERE id = {placeholder}", 1) == [(1,)]
+        # `%%` is a literal percent where the placeholders are `%s`
+        rows = client.execute_sql(f"SELECT id FROM {table} WHERE id = %s AND {name} = 'x%%y'", 1)
+        assert rows == [(1,)]
+        assert client.execute_sql(f"SELECT id FROM {table} WHERE {name} = %s", "x%y") == [(1,)]
+        quoted = f"SELECT id FROM {table} WHERE {name} = '?' AND id = %s"
+        assert client.execute_sql(quoted, 2) == [(2,)]
+        with client.execute_query(f"SELECT id FROM {table} WHERE id > %s ORDER BY id", 0) as cur:
+            assert [tuple(r) for r in cur.fetchall()] == [(1,), (2,)]
+        # a missing or an extra value: the driver's own error, as a dlt database exception
+        for args in ((), (1, 10)):
+            with pytest.raises(DatabaseException) as ex:
+                client.execute_sql(f"SELECT id FROM {table} WHERE id = {placeholder}", *args)
+            assert client.is_dbapi_exception(ex.value.dbapi_exception)
+
+
+def test_client_is_built_the_dlt_way_for_another_thread(backend: Backend) -> None:
+    """`Class(dataset, staging dataset, credentials, capabilities)`, as dlt's code copies a
+    client: the copy has its own connection and transaction."""
+    import threading
+
+    pipeline = backend.pipeline()
+    pipeline.run([{"id": 1}], table_name="t")
+    with pipeline.sql_client() as client:
+        copy = type(client)(
+            client.dataset_name,
+            client.staging_dataset_name,
+            client.credentials,
+            client.capabilities,
+        )
+        assert copy.dialect_caps.backend_name == client.dialect_caps.backend_name
+        table = client.make_qualified_table_name("t")
+        seen = []
+
+        def other_thread() -> None:
+            with copy:
+                seen.extend(copy.execute_sql(f"SELECT id FROM {table}") or [])
+
+        thread = threading.Thread(target=other_thread)
+        thread.start()
+        thread.join(60)
+        assert seen == [(1,)]
+        assert copy.native_connection is None  # closed after its `with`

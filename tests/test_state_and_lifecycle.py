@@ -156,3 +156,37 @@ def test_refresh_drop_resources_only_touches_selected(backend: Backend) -> None:
     games = backend.query(f"SELECT count(*) FROM {backend.qualified(dataset, 'games')}")
     assert players[0][0] == 1
     assert games[0][0] == 1
+
+
+def test_dropped_dataset_resets_the_pipeline(backend: Backend) -> None:
+    """Reading the state of a dataset that is gone raises dlt's undefined-entity exception (the
+    schema reads say "none"), so the next sync wipes the local state: the pipeline starts over."""
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+    pipeline = backend.pipeline()
+    pipeline.run(chess_source())
+    assert not pipeline.first_run
+    with pipeline.destination_client() as client:
+        client.drop_storage()  # what a DBA dropping the schema does
+        with pytest.raises(DestinationUndefinedEntity):
+            client.get_stored_state(pipeline.pipeline_name)
+        assert client.get_stored_schema(pipeline.default_schema_name) is None
+        assert client.get_stored_schema_by_hash(pipeline.default_schema.version_hash) is None
+
+    pipeline.sync_destination()
+    assert pipeline.first_run
+    assert pipeline.state.get("sources", {}) == {}
+
+    pipeline.run(chess_source())  # loads again from scratch into a new dataset
+    assert pipeline.state["sources"]["chess"]["resources"]["players"]["runs"] == 1
+
+
+def test_missing_state_table_in_existing_dataset_raises(backend: Backend) -> None:
+    from dlt.common.destination.exceptions import DestinationUndefinedEntity
+
+    pipeline = backend.pipeline()
+    pipeline.run([{"a": 1}], table_name="t")
+    with pipeline.destination_client() as client:
+        client.sql_client.drop_tables(pipeline.default_schema.state_table_name)
+        with pytest.raises(DestinationUndefinedEntity):
+            client.get_stored_state(pipeline.pipeline_name)

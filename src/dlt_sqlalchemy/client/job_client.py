@@ -65,8 +65,9 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             get_dialect_capabilities(credentials.backend_name)
         )
         sql_client = SqlalchemySqlClient(
+            config.normalize_dataset_name(schema),
+            config.normalize_staging_dataset_name(schema),
             credentials,
-            (config.normalize_dataset_name(schema), config.normalize_staging_dataset_name(schema)),
             caps,
             dialect_caps,
             staging_table_prefix=config.staging_table_prefix,
@@ -413,10 +414,12 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             .order_by(load_id.desc())
             .limit(1)
         )
-        row = self._first_row(query)
-        if row is None:
+        # unlike the schema reads, a missing table (or dataset) is raised, not read as "no
+        # state": dlt's pipeline sync wipes a pipeline whose dataset is gone on that exception
+        rows = self.sql_client.execute_sql(query)
+        if not rows:
             return None
-        version, engine_version, name, state_str, created_at, dlt_load_id = row
+        version, engine_version, name, state_str, created_at, dlt_load_id = rows[0]
         return StateInfo(
             version=version,
             engine_version=engine_version,

@@ -8,7 +8,19 @@ undefined-relation / terminal / transient exceptions, translated in exactly one 
 from __future__ import annotations
 
 import contextlib
-from typing import Any, AnyStr, Callable, Dict, Iterator, List, Optional, Sequence, Tuple, TypeVar
+from typing import (
+    Any,
+    AnyStr,
+    Callable,
+    Dict,
+    Iterator,
+    List,
+    Optional,
+    Sequence,
+    Tuple,
+    TypeVar,
+    Union,
+)
 
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
@@ -23,7 +35,9 @@ from dlt_sqlalchemy.client.errors import (
     secret_forms,
     to_dlt_exception,
 )
+from dlt_sqlalchemy.client.parameters import to_named
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
+from dlt_sqlalchemy.dialects import get_dialect_capabilities
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
 from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
@@ -62,17 +76,28 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def __init__(
         self,
+        dataset_name: str,
+        staging_dataset_name: str,
         credentials: SqlalchemyCredentials,
-        datasets: Tuple[str, str],
-        caps: DestinationCapabilitiesContext,
-        dialect_caps: DialectCapabilities,
+        capabilities: DestinationCapabilitiesContext,
+        dialect_caps: Optional[DialectCapabilities] = None,
         staging_table_prefix: Optional[str] = None,
     ) -> None:
-        """`datasets` names the dataset and its staging dataset."""
-        dataset_name, staging_dataset_name = datasets
-        super().__init__(credentials.database or "", dataset_name, staging_dataset_name, caps)
+        """The positional arguments are dlt's convention for every SQL client, so code that
+        copies a client (for another thread, say) builds ours the same way.
+
+        `dialect_caps` defaults to what `capabilities` carries, else to the registry's entry for
+        the URL's backend.
+        """
+        super().__init__(
+            credentials.database or "", dataset_name, staging_dataset_name, capabilities
+        )
         self.credentials = credentials
-        self.dialect_caps = dialect_caps
+        self.dialect_caps: DialectCapabilities = (
+            dialect_caps
+            or getattr(capabilities, "dialect_capabilities", None)
+            or get_dialect_capabilities(credentials.backend_name)
+        )
         self.home_dataset_name = dataset_name
         """The dataset this client was made for, also while `with_staging_dataset()` is active."""
         self.staging_table_prefix = staging_table_prefix
@@ -208,9 +233,13 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     ) -> Iterator[sa.CursorResult[Any]]:
         conn = self._ensure_connection()
         autocommit = self._tx is None
-        statement, params = self._statement(query, args, kwargs)
         try:
-            result = conn.execute(statement, params)
+            statement, params = self._statement(query, args, kwargs)
+            if isinstance(statement, str):
+                # placeholders that do not match the values: the driver says what is wrong
+                result = conn.exec_driver_sql(statement, tuple(args))
+            else:
+                result = conn.execute(statement, params)
         except Exception as ex:
             if autocommit and conn.in_transaction():
                 conn.rollback()
@@ -234,15 +263,34 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def _statement(
         self, query: Any, args: Sequence[Any], kwargs: Dict[str, Any]
-    ) -> Tuple[sa.Executable, Optional[Dict[str, Any]]]:
+    ) -> Tuple[Union[sa.Executable, str], Optional[Dict[str, Any]]]:
+        """The statement to execute and its named parameters; plain SQL text (for the driver as
+        it is) when positional placeholders do not match the values."""
         if isinstance(query, sa.sql.ClauseElement):
             return query, (kwargs or None)  # type: ignore[return-value]
         if isinstance(query, bytes):
             query = query.decode("utf-8")
         if args:
-            query, params = self._to_named_paramstyle(query, args)
-            return sa.text(query), params
+            named = to_named(query, args, self._paramstyle())
+            if named is None:
+                return query, None
+            text, params = named
+            return sa.text(text), params
         return sa.text(query), (kwargs or None)
+
+    @property
+    def dbapi(self) -> Any:  # type: ignore[override]
+        """The DB-API module of the driver (dlt's convention): its `paramstyle` tells which
+        positional placeholder `execute_sql(sql, *args)` takes, and its exception classes are the
+        ones `is_dbapi_exception` recognizes. Imports the driver if no engine has yet."""
+        dialect = self._dialect()
+        module = dialect.dbapi
+        if module is None:
+            module = type(dialect).import_dbapi()
+        return module
+
+    def _paramstyle(self) -> Optional[str]:
+        return getattr(self.dbapi, "paramstyle", None)
 
     def _run(self, action: Any) -> Any:
         try:

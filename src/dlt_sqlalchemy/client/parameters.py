@@ -1,0 +1,90 @@
+"""Positional query parameters, as dlt's SQL clients take them, bound through SQLAlchemy.
+
+dlt's code and its users pass positional values with the placeholder that the driver's
+`paramstyle` names (`sql_client.dbapi.paramstyle`): `%s` for `format` / `pyformat` drivers, `?`
+for `qmark` ones (sqlite3, DuckDB). `sa.text()` knows only named binds, so each placeholder
+outside string literals and quoted identifiers becomes `:arg<n>`, and the values go through
+SQLAlchemy's bind processing like every other statement of ours.
+
+`%s` is taken on every driver (dlt's own SQL is written with it); `?` only where the driver's
+style is `qmark` or `numeric`, since elsewhere it may be an operator (PostgreSQL's JSONB `?`).
+In a query with `%s` placeholders, `%%` is a literal `%` anywhere, string literals included (the
+`format` convention: the driver formats the whole text); SQLAlchemy doubles it again for the
+drivers that need it. A query whose placeholders do not match the values in number is not
+rewritten: it goes to the driver as written, which refuses it with its own DB-API error, and
+that error is translated like any other.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Optional, Sequence, Tuple
+
+QMARK_STYLES = frozenset({"qmark", "numeric"})
+_QUOTES = "'\"`"
+
+
+def split_placeholders(query: str, question_marks: bool) -> Optional[List[str]]:
+    """`query` cut at its positional placeholders (n placeholders give n + 1 pieces), or None
+    when it has none. With a `%s` among them, `%%` is undone in every piece."""
+    pieces: List[str] = []
+    current: List[str] = []
+    i, n = 0, len(query)
+    found = percent_s = False
+    while i < n:
+        char = query[i]
+        if char in _QUOTES:
+            end = _closing_quote(query, i)
+            current.append(query[i:end])
+            i = end
+            continue
+        if char == "%" and i + 1 < n and query[i + 1] in "s%":
+            if query[i + 1] == "%":
+                current.append("%%")
+            else:
+                pieces.append("".join(current))
+                current = []
+                found = percent_s = True
+            i += 2
+            continue
+        if char == "?" and question_marks:
+            pieces.append("".join(current))
+            current = []
+            found = True
+            i += 1
+            continue
+        current.append(char)
+        i += 1
+    pieces.append("".join(current))
+    if not found:
+        return None
+    return [piece.replace("%%", "%") for piece in pieces] if percent_s else pieces
+
+
+def _closing_quote(query: str, start: int) -> int:
+    """The index after the quoted span opened at `start` (a doubled quote stays inside)."""
+    quote = query[start]
+    i = start + 1
+    while i < len(query):
+        if query[i] == quote:
+            if i + 1 < len(query) and query[i + 1] == quote:
+                i += 2
+                continue
+            return i + 1
+        if query[i] == "\\" and quote != "`":
+            i += 2  # MySQL-style backslash escapes; harmless elsewhere
+            continue
+        i += 1
+    return len(query)
+
+
+def to_named(
+    query: str, args: Sequence[Any], paramstyle: Optional[str]
+) -> Optional[Tuple[str, Dict[str, Any]]]:
+    """`query` with its positional placeholders named `:arg0`, `:arg1`... and the values by
+    name; None when the placeholders do not match `args` in number."""
+    pieces = split_placeholders(query, question_marks=paramstyle in QMARK_STYLES)
+    if pieces is None or len(pieces) - 1 != len(args):
+        return None
+    names = [f"arg{i}" for i in range(len(args))]
+    text = pieces[0] + "".join(f":{name}{piece}" for name, piece in zip(names, pieces[1:]))
+    return text, dict(zip(names, args))
