@@ -144,3 +144,46 @@ def test_client_is_built_the_dlt_way_for_another_thread(backend: Backend) -> Non
         thread.join(60)
         assert seen == [(1,)]
         assert copy.native_connection is None  # closed after its `with`
+
+
+def test_create_existing_dataset_raises(backend: Backend) -> None:
+    """dlt checks `has_dataset` before `create_dataset`: a second create is an error everywhere,
+    SQLite's attached files included, and leaves the dataset and its tables as they were."""
+    from dlt.destinations.exceptions import DatabaseException
+
+    pipeline = backend.pipeline()
+    pipeline.run([{"id": 1}], table_name="t")
+    with pipeline.sql_client() as client:
+        with pytest.raises(DatabaseException):
+            client.create_dataset()
+        assert client.execute_sql(f"SELECT id FROM {client.make_qualified_table_name('t')}") == [
+            (1,)
+        ]
+
+
+@pytest.mark.parametrize("create_primary_keys", [True, False])
+def test_reflect_table(backend: Backend, create_primary_keys: bool) -> None:
+    """`reflect_table` gives the stored table (columns, types, primary key where reflection
+    tells), None for a missing one; DuckDB, whose reflection fails, gets its columns from our
+    schema reader."""
+    import sqlalchemy as sa
+
+    pipeline = backend.pipeline(
+        destination=backend.destination(create_primary_keys=create_primary_keys)
+    )
+    pipeline.run([{"id": 1, "value": "X", "n": 1.5}], table_name="with_pk", primary_key="id")
+    with pipeline.sql_client() as client:
+        metadata = sa.MetaData()
+        table = client.reflect_table("with_pk", metadata=metadata)
+        assert table is not None and table.metadata is metadata
+        assert [c.name for c in table.columns] == ["id", "value", "n", "_dlt_load_id", "_dlt_id"]
+        assert isinstance(table.c.id.type, sa.Integer)
+        assert isinstance(table.c.value.type, sa.String)
+        assert isinstance(table.c.n.type, sa.Float)
+        assert table.c.id.nullable is False
+        if backend.name != "duckdb":
+            assert bool(table.c.id.primary_key) is create_primary_keys
+        only = client.reflect_table("with_pk", include_columns=["id"])
+        assert only is not None and [c.name for c in only.columns] == ["id"]
+        assert client.reflect_table("no_such_table") is None
+        assert isinstance(client.engine, sa.Engine)

@@ -25,6 +25,7 @@ from typing import (
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.dataset import DBApiCursor
+from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.typing import DBTransaction
 
@@ -152,6 +153,11 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     @property
     def dialect(self) -> sa.engine.interfaces.Dialect:
         return self.native_connection.dialect
+
+    @property
+    def engine(self) -> sa.Engine:
+        """The engine of the open connection, for `sqlalchemy.inspect()` and the like."""
+        return self._ensure_connection().engine
 
     def _connection_error(self, ex: Exception) -> Exception:
         """Tells a refused login (terminal) from a server that did not answer (transient).
@@ -357,6 +363,65 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         """A lightweight reference to a table of the current dataset."""
         dataset, table = self.physical_name(table_name)
         return sa.table(self.quoted(table), *columns, schema=self.quoted(dataset))
+
+    def reflect_table(
+        self,
+        table_name: str,
+        metadata: Optional[sa.MetaData] = None,
+        include_columns: Optional[Sequence[str]] = None,
+    ) -> Optional[sa.Table]:
+        """`table_name` of the current dataset as the database describes it, or None when it
+        does not exist: for users who inspect what was created (types, primary key, indexes).
+
+        SQLAlchemy's reflection where the dialect's works; where it fails (duckdb-engine on
+        DuckDB 1.x asks for PostgreSQL catalogs), the columns come from our own schema reader,
+        typed as the database reports them, without constraints.
+        """
+        metadata = metadata if metadata is not None else sa.MetaData()
+        dataset, name = self.physical_name(table_name)
+
+        def reflect(connection: sa.Connection) -> sa.Table:
+            return sa.Table(
+                self.quoted(name),
+                metadata,
+                schema=self.quoted(dataset),
+                autoload_with=connection,
+                include_columns=include_columns,
+            )
+
+        try:
+            return self.run(reflect)
+        except DatabaseUndefinedRelation:
+            return None
+        except (DatabaseException, NotImplementedError):
+            return self._table_from_storage_columns(dataset, name, metadata, include_columns)
+
+    def _table_from_storage_columns(
+        self,
+        dataset: str,
+        name: str,
+        metadata: sa.MetaData,
+        include_columns: Optional[Sequence[str]],
+    ) -> Optional[sa.Table]:
+        stored = self.run(
+            lambda connection: self.dialect_caps.read_storage_columns(connection, dataset, [name])
+        ).get(name)
+        mapper = self._result_mapper()
+        if not stored or mapper is None:
+            return None
+        key = (self.quoted(dataset), self.quoted(name))
+        if f"{key[0]}.{key[1]}" in metadata.tables:
+            metadata.remove(metadata.tables[f"{key[0]}.{key[1]}"])
+        columns = [
+            sa.Column(
+                column.name,
+                mapper.stored_sa_type(column.db_type, column.precision, column.scale),
+                nullable=column.nullable,
+            )
+            for column in stored
+            if include_columns is None or column.name in include_columns
+        ]
+        return sa.Table(key[1], metadata, *columns, schema=key[0])
 
     def compile(self, statement: sa.ClauseElement) -> str:
         """Renders `statement` as SQL text for this dialect, with literal values inlined."""

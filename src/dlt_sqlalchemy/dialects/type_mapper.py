@@ -233,6 +233,13 @@ class SqlalchemyTypeMapper(DataTypeMapper):
                 return mapper(self, sa_type)
         return {"data_type": "text"}
 
+    def stored_sa_type(
+        self, db_type: str, precision: Optional[int] = None, scale: Optional[int] = None
+    ) -> TSaType:
+        """The SQLAlchemy type of a column the database reports as `db_type`: what reflection
+        would give, for dialects whose reflection is broken."""
+        return self._parse_db_type(db_type, precision, scale)
+
     def _parse_db_type(
         self, db_type: str, precision: Optional[int], scale: Optional[int]
     ) -> TSaType:

@@ -100,8 +100,18 @@ class SqliteCapabilities(DialectCapabilities):
             return
         connection = client.native_connection
         layout = _Layout.of(connection)
-        if dataset_name not in _attached(connection):
-            _attach(connection, layout.location(dataset_name), dataset_name)
+        exists = dataset_name in _attached(connection) or (
+            dataset_name in _memory_datasets(connection.engine)
+            if layout.is_memory
+            else os.path.exists(layout.location(dataset_name))
+        )
+        if exists:
+            # as CREATE SCHEMA does elsewhere: dlt checks `has_dataset` first, a second create
+            # is a caller's mistake that must not pass silently
+            raise sa.exc.OperationalError(
+                "ATTACH", {}, Exception(f"database {dataset_name} already exists")
+            )
+        _attach(connection, layout.location(dataset_name), dataset_name)
         if layout.is_memory:
             with _MEMORY_LOCK:
                 _MEMORY_DATASETS.setdefault(connection.engine, set()).add(dataset_name)
