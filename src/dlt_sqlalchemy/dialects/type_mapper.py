@@ -191,6 +191,10 @@ class SqlalchemyTypeMapper(DataTypeMapper):
             return None
         try:
             sa_type = self.to_destination_type(column, None)
+            if _is_users_decorator(sa_type):
+                # a user's own mapper chose this type: reads give what the database stores, as
+                # dlt's built-in destination does (the spec's `JSONString` reads back as text)
+                return None
             processor = sa_type.dialect_impl(self.dialect).result_processor(self.dialect, None)
         except Exception:
             # a type this dialect cannot store, or a processor that needs the driver's type code
@@ -329,6 +333,14 @@ def _lenient(processor: Callable[[Any], Any]) -> Callable[[Any], Any]:
             return value
 
     return process
+
+
+def _is_users_decorator(sa_type: Any) -> bool:
+    """A `TypeDecorator` that neither SQLAlchemy nor this package defines."""
+    module = type(sa_type).__module__
+    return isinstance(sa_type, sa.types.TypeDecorator) and not module.startswith(
+        ("dlt_sqlalchemy.", "sqlalchemy.")
+    )
 
 
 def _is_tz_aware(column: TColumnSchema) -> bool:
