@@ -332,3 +332,43 @@ def test_catalogs_with_microseconds_raise_the_precision_through_capabilities() -
     assert rendered == ["TIMESTAMP(6) WITH TIME ZONE", "TIME(6)"]
     with pytest.raises(TerminalValueError):
         mapper.to_destination_type(_column({"data_type": "timestamp", "precision": 7}), None)
+
+
+def test_has_dataset_asks_information_schema_not_reflection() -> None:
+    """The trino package's `has_schema` refuses SQLAlchemy 2's `info_cache` argument, so the
+    dataset check is a query of our own."""
+    class Recorder:
+        queries: List[Any] = []
+
+        def execute_sql(self, query: Any) -> List[Any]:
+            self.queries.append(query)
+            return [(1,)]
+
+    client = Recorder()
+    assert TrinoCapabilities("trino").has_dataset(client, "games")  # type: ignore[arg-type]
+    sql = " ".join(str(client.queries[0].compile(dialect=_dialect())).split())
+    assert sql == (
+        "SELECT count(*) AS count_1 FROM information_schema.schemata"
+        " WHERE information_schema.schemata.schema_name = ?"
+    )
+
+
+def test_capabilities_without_the_trino_package_name_the_pip_line() -> None:
+    """The Trino dialect ships inside the `trino` package: without it, the error says what to
+    install instead of calling the dialect unknown."""
+    import subprocess
+    import sys
+
+    script = (
+        "import sys; sys.modules['trino'] = None\n"
+        "from dlt_sqlalchemy import sqlalchemy\n"
+        "from dlt_sqlalchemy.exceptions import MissingDriver\n"
+        "try:\n"
+        f"    sqlalchemy({URL!r}).capabilities()\n"
+        "except MissingDriver as ex:\n"
+        "    print(ex)\n"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=True
+    )
+    assert 'pip install "dlt-sqlalchemy[trino]"' in result.stdout

@@ -59,10 +59,19 @@ def load_dialect_class(url: sa.URL) -> type:
 
     try:
         return url.get_dialect()
-    except sa.exc.NoSuchModuleError as ex:
+    except (sa.exc.NoSuchModuleError, ImportError) as ex:
+        # some dialects ship inside their driver package (trino, duckdb-engine): a backend we
+        # know by name is a missing package, with its pip line, not an unknown dialect
+        if _known_backend(url.drivername):
+            module = ex.name if isinstance(ex, ImportError) else None
+            raise MissingDriver(url.drivername, module, install_hint(url.drivername)) from ex
         from dlt_sqlalchemy.dialects import registered_backends
 
         raise UnknownDialect(url.drivername, registered_backends()) from ex
+
+
+def _known_backend(drivername: str) -> bool:
+    return drivername in _INSTALL_HINTS or drivername.split("+", 1)[0] in _INSTALL_HINTS
 
 
 def create_engine(url: sa.URL, engine_kwargs: Dict[str, Any]) -> sa.Engine:

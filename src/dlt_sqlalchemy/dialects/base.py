@@ -291,6 +291,20 @@ class DialectCapabilities:
         return f"ALTER TABLE {preparer.format_table(table)} RENAME TO {preparer.quote(new_name)}"
 
 
+def schema_in_information_schema(client: DialectSqlClient, dataset_name: str) -> bool:
+    """Whether `information_schema.schemata` lists the dataset: `has_dataset` for dialects
+    whose `has_schema` reflection is broken (duckdb-engine asks PostgreSQL's catalogs, Trino's
+    dialect refuses the `info_cache` argument SQLAlchemy 2 passes)."""
+    schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")
+    query = (
+        sa.select(sa.func.count())
+        .select_from(schemata)
+        .where(schemata.c.schema_name == dataset_name)
+    )
+    rows = client.execute_sql(query)
+    return bool(rows and rows[0][0])
+
+
 def group_storage_columns(rows: Any) -> Dict[str, List[StorageColumn]]:
     """Groups (table, column, type, nullable, precision, scale) rows by table."""
     tables: Dict[str, List[StorageColumn]] = {}

@@ -8,7 +8,11 @@ import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from sqlalchemy.dialects import postgresql
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities, DialectSqlClient
+from dlt_sqlalchemy.dialects.base import (
+    DialectCapabilities,
+    DialectSqlClient,
+    schema_in_information_schema,
+)
 from dlt_sqlalchemy.dialects.duckdb.types import DuckdbTypeMapper
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
@@ -33,14 +37,7 @@ class DuckdbCapabilities(DialectCapabilities):
         return (DuckdbArrowPath(), ExecutemanyPath())
 
     def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
-        schemata = sa.table("schemata", sa.column("schema_name"), schema="information_schema")
-        query = (
-            sa.select(sa.func.count())
-            .select_from(schemata)
-            .where(schemata.c.schema_name == dataset_name)
-        )
-        rows = client.execute_sql(query)
-        return bool(rows and rows[0][0])
+        return schema_in_information_schema(client, dataset_name)
 
     # --- merge and replace --------------------------------------------------------------------
 

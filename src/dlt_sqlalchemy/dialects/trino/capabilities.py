@@ -12,7 +12,11 @@ import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
-from dlt_sqlalchemy.dialects.base import DialectCapabilities
+from dlt_sqlalchemy.dialects.base import (
+    DialectCapabilities,
+    DialectSqlClient,
+    schema_in_information_schema,
+)
 from dlt_sqlalchemy.dialects.trino.types import MAX_FRACTION_DIGITS, TrinoTypeMapper
 
 
@@ -34,6 +38,11 @@ class TrinoCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return TrinoTypeMapper
+
+    def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
+        # the trino package's `has_schema` takes no `info_cache`, which SQLAlchemy 2's
+        # inspector passes: asked through reflection, every load would fail at its first step
+        return schema_in_information_schema(client, dataset_name)
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
         """Drops primary key and unique constraints, which Trino has none of.
