@@ -190,3 +190,16 @@ def test_missing_state_table_in_existing_dataset_raises(backend: Backend) -> Non
         client.sql_client.drop_tables(pipeline.default_schema.state_table_name)
         with pytest.raises(DestinationUndefinedEntity):
             client.get_stored_state(pipeline.pipeline_name)
+
+
+def test_unloaded_packages_survive_a_sync_before_the_dataset_exists(backend: Backend) -> None:
+    """A pipeline whose data never reached the database (its first load failed) keeps its
+    packages through the sync of the next run, though the dataset does not exist yet."""
+    pipeline = backend.pipeline()
+    pipeline.extract([{"id": 1}, {"id": 2}], table_name="t")
+    pipeline.normalize()
+    assert pipeline.has_pending_data
+    pipeline.sync_destination()
+    assert pipeline.has_pending_data
+    pipeline.run()  # loads the pending package
+    assert sorted(pipeline.dataset().t.select("id").fetchall()) == [(1,), (2,)]

@@ -416,7 +416,12 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         )
         # unlike the schema reads, a missing table (or dataset) is raised, not read as "no
         # state": dlt's pipeline sync wipes a pipeline whose dataset is gone on that exception
-        rows = self.sql_client.execute_sql(query)
+        try:
+            rows = self.sql_client.execute_sql(query)
+        except DatabaseUndefinedRelation:
+            if _has_unloaded_packages(pipeline_name):
+                return None
+            raise
         if not rows:
             return None
         version, engine_version, name, state_str, created_at, dlt_load_id = rows[0]
@@ -428,6 +433,22 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             created_at=ensure_datetime_in_tz(created_at, timezone.utc),
             _dlt_load_id=dlt_load_id,
         )
+
+
+def _has_unloaded_packages(pipeline_name: str) -> bool:
+    """Whether the pipeline reading its state holds packages that never reached the database.
+
+    dlt wipes a pipeline's working folder, packages included, when the state read says the
+    dataset is gone. Right after a dropped dataset that is the reset users expect; for a
+    pipeline whose first load failed (a wrong password, an unreachable host) it would throw away
+    the data it is about to load once the user fixed the cause. Those read as "no state yet".
+    """
+    from dlt.common.pipeline import current_pipeline
+
+    pipeline = current_pipeline()
+    if pipeline is None or pipeline.pipeline_name != pipeline_name:
+        return False
+    return bool(getattr(pipeline, "has_pending_data", False))
 
 
 def _maybe_decompress(schema_str: str) -> str:
