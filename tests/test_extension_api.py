@@ -15,6 +15,8 @@ import sqlalchemy as sa
 from dlt.common import json
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
+from sqlalchemy.dialects.mysql.mysqldb import MySQLDialect_mysqldb
+from sqlalchemy.dialects.postgresql.psycopg import PGDialect_psycopg
 
 from conftest import Backend
 from dlt_sqlalchemy import (
@@ -23,6 +25,7 @@ from dlt_sqlalchemy import (
     get_dialect_capabilities,
     register_dialect_capabilities,
 )
+from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
 from dlt_sqlalchemy.dialects import _REGISTRY
 
 
@@ -210,7 +213,67 @@ def test_lookup_order_backend_then_dialect_then_generic(restore_registry: None) 
     assert type(get_dialect_capabilities("other", "my_engine")) is ByDialect
     generic = get_dialect_capabilities("unknown_db", "unknown_db")
     assert type(generic) is DialectCapabilities
-    assert generic.sqlglot_dialect == "unknown_db"
+    assert generic.sqlglot_dialect == ""  # sqlglot's generic dialect: it knows no `unknown_db`
+    assert get_dialect_capabilities("teradatasql").sqlglot_dialect == "teradata"
+    assert get_dialect_capabilities("clickhouse").sqlglot_dialect == "clickhouse"
+
+
+class _ThirdPartyPostgres(PGDialect_psycopg):
+    """A dialect nobody registered with us, named what sqlglot does not know."""
+
+    name = "thirdpartydb"
+    supports_statement_cache = True
+
+
+class _ThirdPartyMariadb(MySQLDialect_mysqldb):
+    name = "thirdpartydb"
+    supports_statement_cache = True
+
+
+@pytest.mark.parametrize("server", ["postgresql", "mariadb"])
+@pytest.mark.parametrize("override", [None, "postgres"])
+def test_unregistered_dialect_loads_and_reads(
+    server: str, override: Optional[str], tmp_path: Any
+) -> None:
+    """A third-party dialect unknown to us and to sqlglot loads with the generic capabilities;
+    `pipeline.dataset()` reads go through sqlglot's generic dialect, or the one given as
+    `sqlglot_dialect=`."""
+    import uuid
+
+    from sqlalchemy.dialects import registry
+
+    from conftest import require_server
+
+    if override and server == "mariadb":
+        override = "mysql"
+    dialect_class = _ThirdPartyPostgres if server == "postgresql" else _ThirdPartyMariadb
+    registry.register("thirdpartydb", __name__, dialect_class.__name__)
+    url = sa.make_url(require_server(server)).set(drivername="thirdpartydb")
+    kwargs = {"sqlglot_dialect": override} if override else {}
+    destination = sqlalchemy_destination(url, **kwargs)
+    # neither we nor sqlglot know `thirdpartydb`: its SQLAlchemy lineage says how it reads
+    lineage = "postgres" if server == "postgresql" else "mysql"
+    assert destination.capabilities().sqlglot_dialect == (override or lineage)
+    dataset = f"tp_{uuid.uuid4().hex[:8]}"
+    pipeline = dlt.pipeline(
+        f"tp_{uuid.uuid4().hex[:8]}",
+        destination=destination,
+        dataset_name=dataset,
+        pipelines_dir=str(tmp_path),
+    )
+    try:
+        pipeline.run([{"id": 1, "name": "a"}, {"id": 2, "name": "b"}], table_name="t")
+        assert sorted(pipeline.dataset().t.select("id", "name").fetchall()) == [
+            (1, "a"),
+            (2, "b"),
+        ]
+        assert pipeline.dataset()("SELECT COUNT(*) FROM t").fetchall() == [(2,)]
+    finally:
+        engine = sa.create_engine(require_server(server))
+        with engine.begin() as connection:
+            cascade = " CASCADE" if server == "postgresql" else ""
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}{cascade}")
+        engine.dispose()
 
 
 def test_registering_something_else_is_refused() -> None:

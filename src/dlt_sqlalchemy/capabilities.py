@@ -98,13 +98,35 @@ def apply_dialect(
     else:
         caps.escape_identifier = preparer.quote_identifier
     caps.escape_literal = _literal_renderer(dialect)
-    caps.sqlglot_dialect = dialect_caps.sqlglot_dialect  # type: ignore[assignment]
+    sqlglot_dialect = dialect_caps.sqlglot_dialect or sqlglot_dialect_by_lineage(dialect)
+    caps.sqlglot_dialect = sqlglot_dialect  # type: ignore[assignment]
     caps.dialect_capabilities = dialect_caps
     dialect_caps.adjust_capabilities(caps, dialect)
     mapper_class = dialect_caps.type_mapper_class()
     if mapper_class is not None:
         caps.type_mapper = mapper_class
     return caps
+
+
+# SQLAlchemy's own dialect packages, and the sqlglot dialect that reads their SQL
+_SQLGLOT_BY_SA_PACKAGE = {
+    "sqlalchemy.dialects.postgresql": "postgres",
+    "sqlalchemy.dialects.mysql": "mysql",
+    "sqlalchemy.dialects.sqlite": "sqlite",
+    "sqlalchemy.dialects.mssql": "tsql",
+    "sqlalchemy.dialects.oracle": "oracle",
+}
+
+
+def sqlglot_dialect_by_lineage(dialect: sa.engine.interfaces.Dialect) -> str:
+    """For a dialect sqlglot does not know by name: the sqlglot dialect of the SQLAlchemy
+    dialect it derives from (third-party dialects of PostgreSQL- or MySQL-compatible databases
+    mostly subclass SQLAlchemy's), else sqlglot's generic one (`""`)."""
+    for cls in type(dialect).__mro__:
+        package = cls.__module__.rpartition(".")[0]
+        if package in _SQLGLOT_BY_SA_PACKAGE:
+            return _SQLGLOT_BY_SA_PACKAGE[package]
+    return ""
 
 
 def adjust_to_credentials(

@@ -119,8 +119,15 @@ class DialectCapabilities:
 
     @property
     def sqlglot_dialect(self) -> str:
-        """The sqlglot dialect used to transpile dataset reads and models to this database."""
-        return _SQLGLOT_DIALECTS.get(self.backend_name, self.backend_name)
+        """The sqlglot dialect used to transpile dataset reads and models to this database.
+
+        The backend's name where sqlglot knows it (some under another name), else sqlglot's
+        generic dialect (`""`: ANSI SQL, double-quoted identifiers), so that `pipeline.dataset()`
+        reads work on a database sqlglot has never heard of. Users override it with the
+        `sqlglot_dialect=` capability of the destination.
+        """
+        name = _SQLGLOT_DIALECTS.get(self.backend_name, self.backend_name)
+        return name if _sqlglot_knows(name) else ""
 
     def classify_error(self, e: Exception) -> Optional[TErrorClass]:
         """Classifies a driver exception by its error code (SQLSTATE, vendor number).
@@ -289,6 +296,12 @@ class DialectCapabilities:
         """`ALTER TABLE <table> RENAME TO <new_name>`, quoted for the dialect."""
         preparer = self.dialect_for_ddl(table).identifier_preparer
         return f"ALTER TABLE {preparer.format_table(table)} RENAME TO {preparer.quote(new_name)}"
+
+
+def _sqlglot_knows(name: str) -> bool:
+    from sqlglot.dialects.dialect import Dialect
+
+    return Dialect.get(name) is not None
 
 
 def schema_in_information_schema(client: DialectSqlClient, dataset_name: str) -> bool:
