@@ -28,6 +28,7 @@ URLS = {
     "postgresql": "postgresql://loader:secret@db.example/dwh",
     "sqlite": "sqlite:////tmp/never_created.db",
     "duckdb": "duckdb:////tmp/never_created.duckdb",
+    "mysql": "mysql+mysqldb://loader:secret@db.example/dwh",
 }
 SQLGLOT = {"mssql": "tsql", "oracle": "oracle", "trino": "trino", "postgresql": "postgres"}
 BOUNDARY = "2024-05-01T12:30:15.123456+00:00"
@@ -251,3 +252,27 @@ def test_postgresql_swap_statements(tmp_path: Any) -> None:
 def test_file_databases_copy_between_schemas(backend: str, tmp_path: Any) -> None:
     """SQLite (attached files) and DuckDB (no SET SCHEMA) cannot move a table between schemas."""
     assert chain_sql(backend, tmp_path, "", replace="staging-optimized") == ["COPY"]
+
+
+@pytest.mark.parametrize(
+    "backend, joined",
+    [("postgresql", True), ("duckdb", True), ("mysql", True), ("sqlite", False), ("mssql", False)],
+)
+def test_delete_insert_deletes_through_a_join_where_the_dialect_says(
+    backend: str, joined: bool, tmp_path: Any
+) -> None:
+    """PostgreSQL, DuckDB and MySQL / MariaDB delete the replaced rows, nested ones first, by
+    joining the distinct staged keys (MySQL runs a correlated subquery of a DELETE once per
+    row); the others test EXISTS per row. Their effect is tested live in test_merge.py."""
+    statements = chain_sql(backend, tmp_path, "delete-insert")
+    deletes = [s for s in statements if s.startswith("DELETE")]
+    assert len(deletes) == 2  # nested table, then root
+    nested, root = deletes
+    if joined:
+        assert "USING" in nested and "USING" in root
+        assert not any("EXISTS" in s for s in deletes)
+        assert "SELECT DISTINCT" in root and "JOIN" in nested
+        if backend == "mysql":  # the multi-table form: DELETE FROM t USING t, (...) AS k
+            assert re.match(r"DELETE FROM (\S+) USING \1, \(SELECT DISTINCT", root), root
+    else:
+        assert "EXISTS" in nested and "EXISTS" in root and "USING" not in nested

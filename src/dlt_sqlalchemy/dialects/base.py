@@ -92,6 +92,11 @@ class DialectCapabilities:
     """`DROP SCHEMA ... CASCADE` works (MySQL's schemas are databases and take no CASCADE)."""
     truncate_with_delete: bool = False
     """Empty tables with DELETE: TRUNCATE is missing, or commits implicitly."""
+    deletes_through_joins: bool = False
+    """Merges delete the replaced rows by joining the staged keys (`DELETE ... USING`, which
+    SQLAlchemy renders per dialect) instead of a correlated `EXISTS`: for optimizers that run a
+    correlated subquery of a DELETE row by row (MySQL, MariaDB) and those that hash-join better
+    (PostgreSQL, DuckDB)."""
 
     def __init__(self, backend_name: str) -> None:
         self.backend_name = backend_name

@@ -19,6 +19,8 @@ from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class DuckdbCapabilities(DialectCapabilities):
+    deletes_through_joins = True
+
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
     ) -> None:

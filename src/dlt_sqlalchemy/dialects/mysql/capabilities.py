@@ -28,6 +28,8 @@ MAX_IDENTIFIER_LENGTH = 64
 
 
 class MysqlCapabilities(DialectCapabilities):
+    deletes_through_joins = True
+
     drop_schema_cascade = False  # DROP SCHEMA drops the whole database; no CASCADE keyword
 
     def adjust_capabilities(

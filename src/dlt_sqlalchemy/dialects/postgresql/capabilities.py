@@ -15,6 +15,8 @@ from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class PostgresqlCapabilities(DialectCapabilities):
+    deletes_through_joins = True
+
     # NAMEDATALEN is 64 bytes; longer names are truncated silently (a NOTICE), which would make
     # two long names collide or a table unfindable: we refuse them up front instead
     identifier_unit = "bytes"

@@ -5,7 +5,9 @@ Differences from dlt's generic SQL, all deliberate:
 * the primary key and the merge key delete in separate statements instead of one condition
   joined by OR, which defeats indexes on most databases;
 * nested rows are found through the root rows that are about to go (a subquery), so no helper
-  table is created - and none is left behind;
+  table is created - and none is left behind; where the dialect says so
+  (`DialectCapabilities.deletes_through_joins`), both deletes join the distinct staged keys
+  instead of testing a correlated EXISTS per destination row;
 * the statements are idempotent: running them again after a crash, or twice, gives the same
   tables. Without keys (append fallback) or with a `destination_scope`, rows of an earlier attempt
   of the same load are recognized by their row key, which comes from the staged rows.
@@ -13,7 +15,7 @@ Differences from dlt's generic SQL, all deliberate:
 
 from __future__ import annotations
 
-from typing import List
+from typing import List, Sequence
 
 import sqlalchemy as sa
 
@@ -31,6 +33,9 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
     if chain.destination_scope is not None:
         # the scope alone selects the rows to replace, so the database can prune partitions
         statements.extend(delete_with_nested(chain, root, chain.scope_clause()))
+    elif chain.dialect_caps.deletes_through_joins:
+        for keys in key_sets:
+            statements.extend(delete_joined_with_nested(chain, root, keys))
     else:
         for keys in key_sets:
             staged = staged_root.alias("s")
@@ -88,6 +93,36 @@ def delete_with_nested(
             root_key = target.c[chain.key(chain.root_key(table))]
             statements.append(sa.delete(target).where(root_key.in_(doomed)))
     statements.append(sa.delete(root).where(condition))
+    return statements
+
+
+def delete_joined_with_nested(
+    chain: MergeChain, root: sa.Table, keys: Sequence[str]
+) -> List[TStatement]:
+    """`delete_with_nested` for the root rows whose `keys` a staged row has, as deletes that
+    join the distinct staged keys (`DELETE ... USING`) instead of testing a correlated EXISTS
+    per row: MySQL and MariaDB run such a subquery of a DELETE row by row, and the nested
+    tables' `IN (rows of the root matching EXISTS)` multiplied that by the root's size."""
+    staged = chain.staged(chain.root)
+    key_columns = chain.keys(keys)
+    staged_keys = (
+        sa.select(*[staged.c[k] for k in key_columns])
+        .where(*chain.filter_clause())
+        .distinct()
+        .subquery("staged_keys")
+    )
+    match = [root.c[k] == staged_keys.c[k] for k in key_columns]
+    statements: List[TStatement] = []
+    if chain.nested:
+        row_key = root.c[chain.key(chain.row_key(chain.root))]
+        doomed = (
+            sa.select(row_key).select_from(root.join(staged_keys, sa.and_(*match)))
+        ).subquery("doomed")
+        for table in chain.nested:
+            target = chain.target(table)
+            root_key = target.c[chain.key(chain.root_key(table))]
+            statements.append(sa.delete(target).where(root_key == doomed.c[row_key.key]))
+    statements.append(sa.delete(root).where(*match))
     return statements
 
 
