@@ -6,7 +6,7 @@ from typing import Any, Optional, Tuple
 
 import pytest
 
-from dlt_sqlalchemy.client.parameters import split_placeholders, to_named
+from dlt_sqlalchemy.client.parameters import pyformat_to_named, split_placeholders, to_named
 
 TWO = (1, 2)
 NAMED_TWO = {"arg0": 1, "arg1": 2}
@@ -40,3 +40,9 @@ def test_percent_literal_is_undone_only_around_placeholders() -> None:
     assert split_placeholders("100%% = %s", question_marks=False) == ["100% = ", ""]
     assert split_placeholders("'%%' = ?", question_marks=True) == ["'%%' = ", ""]
     assert split_placeholders("x ? y", question_marks=False) is None  # JSONB operator stays
+
+
+def test_pyformat_names_become_sqlalchemy_binds() -> None:
+    assert pyformat_to_named("a = %(date)s AND b LIKE 'x%%'") == "a = :date AND b LIKE 'x%'"
+    assert pyformat_to_named("a = '%(date)s' AND b = %(b)s") == "a = '%(date)s' AND b = :b"
+    assert pyformat_to_named("a = :date") is None

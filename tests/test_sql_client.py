@@ -110,6 +110,9 @@ def test_dbapi_and_positional_parameters(backend: Backend) -> None:
         assert client.execute_sql(quoted, 2) == [(2,)]
         with client.execute_query(f"SELECT id FROM {table} WHERE id > %s ORDER BY id", 0) as cur:
             assert [tuple(r) for r in cur.fetchall()] == [(1,), (2,)]
+        # values by name: `%(name)s` (pyformat) or SQLAlchemy's `:name`
+        assert client.execute_sql(f"SELECT id FROM {table} WHERE id = %(x)s", x=2) == [(2,)]
+        assert client.execute_sql(f"SELECT id FROM {table} WHERE id = :x", x=2) == [(2,)]
         # a missing or an extra value: the driver's own error, as a dlt database exception
         for args in ((), (1, 10)):
             with pytest.raises(DatabaseException) as ex:

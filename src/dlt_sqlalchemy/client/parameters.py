@@ -6,6 +6,8 @@ for `qmark` ones (sqlite3, DuckDB). `sa.text()` knows only named binds, so each 
 outside string literals and quoted identifiers becomes `:arg<n>`, and the values go through
 SQLAlchemy's bind processing like every other statement of ours.
 
+Values passed by name take SQLAlchemy's `:name`, or `%(name)s` as `pyformat` drivers spell it.
+
 `%s` is taken on every driver (dlt's own SQL is written with it); `?` only where the driver's
 style is `qmark` or `numeric`, since elsewhere it may be an operator (PostgreSQL's JSONB `?`).
 In a query with `%s` placeholders, `%%` is a literal `%` anywhere, string literals included (the
@@ -17,10 +19,12 @@ that error is translated like any other.
 
 from __future__ import annotations
 
+import re
 from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 QMARK_STYLES = frozenset({"qmark", "numeric"})
 _QUOTES = "'\"`"
+_PYFORMAT_NAME = re.compile(r"%\((\w+)\)s")
 
 
 def split_placeholders(query: str, question_marks: bool) -> Optional[List[str]]:
@@ -88,3 +92,32 @@ def to_named(
     names = [f"arg{i}" for i in range(len(args))]
     text = pieces[0] + "".join(f":{name}{piece}" for name, piece in zip(names, pieces[1:]))
     return text, dict(zip(names, args))
+
+
+def pyformat_to_named(query: str) -> Optional[str]:
+    """`query` with its `%(name)s` placeholders (the `pyformat` style, for values passed by
+    name) as SQLAlchemy's `:name` and `%%` undone; None when it has no such placeholder."""
+    out: List[str] = []
+    i, n = 0, len(query)
+    found = False
+    while i < n:
+        char = query[i]
+        if char in _QUOTES:
+            end = _closing_quote(query, i)
+            out.append(query[i:end])
+            i = end
+            continue
+        if char == "%":
+            match = _PYFORMAT_NAME.match(query, i)
+            if match:
+                out.append(f":{match.group(1)}")
+                found = True
+                i = match.end()
+                continue
+            if query.startswith("%%", i):
+                out.append("%%")
+                i += 2
+                continue
+        out.append(char)
+        i += 1
+    return "".join(out).replace("%%", "%") if found else None

@@ -36,7 +36,7 @@ from dlt_sqlalchemy.client.errors import (
     secret_forms,
     to_dlt_exception,
 )
-from dlt_sqlalchemy.client.parameters import to_named
+from dlt_sqlalchemy.client.parameters import pyformat_to_named, to_named
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
 from dlt_sqlalchemy.dialects import get_dialect_capabilities
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
@@ -282,6 +282,9 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
                 return query, None
             text, params = named
             return sa.text(text), params
+        if kwargs:
+            # values by name: SQLAlchemy's `:name`, or `%(name)s` as pyformat drivers write it
+            query = pyformat_to_named(query) or query
         return sa.text(query), (kwargs or None)
 
     @property
