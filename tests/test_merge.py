@@ -219,6 +219,48 @@ def test_delete_insert_by_primary_key_over_several_loads(backend: Backend) -> No
     assert_rerun_keeps_tables(backend, pipeline, info, ["players", "players__titles"])
 
 
+@pytest.mark.parametrize("strategy", ["delete-insert", "upsert"])
+def test_nested_tables_with_their_own_primary_keys(backend: Backend, strategy: str) -> None:
+    """dlt's ethereum case in small: nested tables hinted with primary keys of their own (which
+    makes each a merge chain of its own); loading the same blocks again changes no count."""
+    hints: Dict[str, Any] = {"write_disposition": write_disposition(strategy)}
+
+    @dlt.resource(
+        name="blocks",
+        primary_key="number",
+        nested_hints={
+            ("transactions",): {**hints, "primary_key": ("block", "index")},
+            ("transactions", "logs"): {**hints, "primary_key": ("block", "index", "log")},
+        },
+        **hints,
+    )
+    def blocks(numbers: List[int]) -> Iterator[Any]:
+        for n in numbers:
+            yield {
+                "number": n,
+                "transactions": [
+                    {
+                        "block": n,
+                        "index": i,
+                        "logs": [{"block": n, "index": i, "log": j} for j in range(3)],
+                    }
+                    for i in range(4)
+                ],
+            }
+
+    pipeline = backend.pipeline()
+    pipeline.run(blocks([1]))
+    pipeline.run(blocks([1, 2]))
+    counts = {
+        table: len(backend.rows(pipeline.dataset_name, table))
+        for table in ("blocks", "blocks__transactions", "blocks__transactions__logs")
+    }
+    assert counts == {"blocks": 2, "blocks__transactions": 8, "blocks__transactions__logs": 24}
+    pipeline.run(blocks([1, 2]))
+    again = {table: len(backend.rows(pipeline.dataset_name, table)) for table in counts}
+    assert again == counts
+
+
 @pytest.mark.parametrize("order,kept", [("desc", "v3"), ("asc", "v1")])
 def test_delete_insert_dedup_sort_order(backend: Backend, order: str, kept: str) -> None:
     """`dedup_sort` keeps the highest (desc) or lowest (asc) row of a key."""
