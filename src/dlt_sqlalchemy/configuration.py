@@ -154,6 +154,14 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Create UNIQUE constraints for columns with the `unique` hint."""
     create_primary_keys: bool = False
     """Create PRIMARY KEY constraints for columns with the `primary_key` hint."""
+    create_merge_indexes: bool = False
+    """Index the columns merges look destination rows up by, on tables created for the `merge`
+    write disposition: merge key columns, the primary key of `delete-insert` tables (unless a
+    PRIMARY KEY constraint covers it; the upsert strategies make a UNIQUE index of their own),
+    `_dlt_root_id` (else `_dlt_parent_id`) of nested tables, and the row hash of `scd2` tables.
+    Without them every merge reads the whole destination table, so its cost grows with the
+    table; with them it grows with the incoming rows. Plain (non-unique) indexes: they never
+    refuse data."""
     engine_kwargs: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Forwarded to `sqlalchemy.create_engine` (pool settings, `connect_args`, `echo`...)."""
     staging_table_prefix: Optional[str] = None

@@ -21,6 +21,7 @@ from dlt.common.destination.client import (
     StateInfo,
     StorageSchemaInfo,
 )
+from dlt.common.normalizers.naming import NamingConvention
 from dlt.common.schema import Schema, TColumnSchema, TTableSchemaColumns
 from dlt.common.schema.typing import C_DLT_LOAD_ID, TColumnType, TTableSchema
 from dlt.common.schema.utils import (
@@ -203,11 +204,53 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
     ) -> List[str]:
         if not generate_alter:
             table = self.sa_table(table_name, new_columns)
-            return [sa.schema.CreateTable(table)]  # type: ignore[list-item]
+            indexes = self._merge_indexes(table_name, table) if self._wants_merge_indexes() else []
+            create: List[Any] = [sa.schema.CreateTable(table)]
+            return create + [sa.schema.CreateIndex(index) for index in indexes]
         table = self.sa_table(table_name)
         quoted = self.sql_client.quoted
         added = [table.c[quoted(str(c["name"]))] for c in new_columns]
         return self.dialect_caps.alter_table_add_columns(table, added)
+
+    def _wants_merge_indexes(self) -> bool:
+        # staging tables are emptied and refilled by every load: indexes there only slow it
+        return self.config.create_merge_indexes and not self.in_staging_dataset_mode
+
+    def _merge_indexes(self, table_name: str, table: sa.Table) -> List[sa.Index]:
+        """The indexes `create_merge_indexes` asks for on a new table of a merge chain."""
+        schema = self.prepare_load_table(table_name)
+        if schema.get("write_disposition") != "merge" or not self.dialect_caps.supports_indexes:
+            return []
+        columns = schema["columns"]
+        strategy = schema.get("x-merge-strategy", "delete-insert")
+        wanted: List[List[str]] = []
+        primary_key = [n for n, c in columns.items() if c.get("primary_key")]
+        # the upsert strategies make a UNIQUE index on the primary key themselves
+        if primary_key and not self.config.create_primary_keys and strategy == "delete-insert":
+            wanted.append(primary_key)
+        merge_key = [n for n, c in columns.items() if c.get("merge_key")]
+        if merge_key:
+            wanted.append(merge_key)
+        # nested rows are found through their root row (or their parent, without a root key)
+        root_key = [[n] for n, c in columns.items() if c.get("root_key")]
+        wanted.extend(root_key or [[n] for n, c in columns.items() if c.get("parent_key")])
+        if strategy == "scd2":
+            # scd2 finds the active version of a row by its hash
+            wanted.extend([n] for n, c in columns.items() if c.get("x-row-version"))
+        quoted = self.sql_client.quoted
+        limit = self.capabilities.max_identifier_length
+        indexes: List[sa.Index] = []
+        for names in dict.fromkeys(tuple(n) for n in wanted):
+            present = [table.c[quoted(n)] for n in names if quoted(n) in table.c]
+            if len(present) != len(names):
+                continue  # a column that is not complete yet: the table gets it later
+            name = NamingConvention.shorten_identifier(
+                f"{table.name}__{'__'.join(names)}_idx", f"{table.name}{names}", limit
+            )
+            # MySQL indexes TEXT only up to a length (a dlt id is 14 characters)
+            lengths = {c.name: 255 for c in present if isinstance(c.type, sa.Text)}
+            indexes.append(sa.Index(quoted(name), *present, mysql_length=lengths or None))
+        return indexes
 
     def get_storage_tables(
         self, table_names: Iterable[str]

@@ -92,6 +92,8 @@ class DialectCapabilities:
     """`DROP SCHEMA ... CASCADE` works (MySQL's schemas are databases and take no CASCADE)."""
     truncate_with_delete: bool = False
     """Empty tables with DELETE: TRUNCATE is missing, or commits implicitly."""
+    supports_indexes: bool = True
+    """CREATE INDEX exists (Trino has none): `create_merge_indexes` is ignored where not."""
     deletes_through_joins: bool = False
     """Merges delete the replaced rows by joining the staged keys (`DELETE ... USING`, which
     SQLAlchemy renders per dialect) instead of a correlated `EXISTS`: for optimizers that run a

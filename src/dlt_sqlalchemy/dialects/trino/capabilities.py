@@ -25,6 +25,7 @@ class TrinoCapabilities(DialectCapabilities):
     # `data_type` spells them out (`varchar(20)`, `timestamp(3) with time zone`), which the
     # type mapper parses
     information_schema_details = False
+    supports_indexes = False
 
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
