@@ -127,6 +127,24 @@ def test_env_var_split_fields_with_driver_name(monkeypatch: pytest.MonkeyPatch) 
         assert client.execute_sql("SELECT current_database()") == [(url.database,)]
 
 
+def test_env_var_query_fields_reach_the_connection(monkeypatch: pytest.MonkeyPatch) -> None:
+    """`..._CREDENTIALS__QUERY__<KEY>` variables, which dlt alone would ignore, join the URL's
+    query; the pipeline-scoped spelling wins over the plain one."""
+    url = require_server("postgresql")
+    monkeypatch.setenv("DESTINATION__SQLALCHEMY__CREDENTIALS", url)
+    prefix = "DESTINATION__SQLALCHEMY__CREDENTIALS__QUERY__"
+    monkeypatch.setenv(prefix + "APPLICATION_NAME", "plain")
+    monkeypatch.setenv(prefix + "CONNECT_TIMEOUT", "7")
+    pipeline = dlt.pipeline("env_query", destination=sqlalchemy(), dataset_name="unused")
+    with pipeline.sql_client() as client:
+        assert client.credentials.query == {"application_name": "plain", "connect_timeout": "7"}
+        assert client.execute_sql("SELECT current_setting('application_name')") == [("plain",)]
+    monkeypatch.setenv("ENV_QUERY__" + prefix + "APPLICATION_NAME", "scoped")
+    pipeline = dlt.pipeline("env_query", destination=sqlalchemy(), dataset_name="unused")
+    with pipeline.sql_client() as client:
+        assert client.execute_sql("SELECT current_setting('application_name')") == [("scoped",)]
+
+
 def test_conflicting_driver_spellings_are_refused() -> None:
     credentials = SqlalchemyCredentials(
         {"drivername": "postgresql", "driver_name": "mysql", "host": "h", "database": "d"}

@@ -183,6 +183,11 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         self.engine_args = {}
         if self.credentials is None:
             return
+        if not self.credentials.is_external_engine:
+            name = self.destination_name or "sqlalchemy"
+            from_env = query_from_environment(name, self.pipeline_name)
+            if from_env:
+                self.credentials.query = {**(self.credentials.query or {}), **from_env}
         if self.engine_kwargs and self.credentials.is_external_engine:
             # the user built the engine: nothing of ours can change its pool or connect args
             logger.warning(
@@ -253,3 +258,24 @@ def _is_engine(value: Any) -> bool:
     except ImportError:  # pragma: no cover - sqlalchemy is a hard dependency
         return False
     return isinstance(value, sa.Engine)
+
+
+def query_from_environment(destination_name: str, pipeline_name: Optional[str]) -> Dict[str, str]:
+    """URL query parameters given one per environment variable, as
+    `DESTINATION__SQLALCHEMY__CREDENTIALS__QUERY__SSLMODE=require`.
+
+    dlt resolves the dict field `query` from one variable holding the whole dict
+    (`..._CREDENTIALS__QUERY='{"sslmode": "require"}'`) and ignores variables below it, which
+    users write by analogy with the other split fields; they would silently not apply. The
+    pipeline-scoped spelling (`<PIPELINE>__DESTINATION__...`) wins, as in dlt's resolution.
+    """
+    base = f"DESTINATION__{destination_name}__CREDENTIALS__QUERY__".upper()
+    prefixes = [base]
+    if pipeline_name:
+        prefixes.append(f"{pipeline_name.upper()}__{base}")
+    query: Dict[str, str] = {}
+    for prefix in prefixes:
+        for key, value in os.environ.items():
+            if key.startswith(prefix) and len(key) > len(prefix):
+                query[key[len(prefix) :].lower()] = value
+    return query
