@@ -898,3 +898,99 @@ def test_mariadb_session_is_strict_even_when_the_server_is_not(tmp_path: Any) ->
         assert isinstance(backend.engine, sa.Engine)
     finally:
         backend.cleanup()
+
+
+# --- DDL the server refuses: terminal, with the limit and what to do -------------------------
+
+LIMIT_CASES: Dict[str, Dict[str, Any]] = {
+    # 1,700 BIGINT columns: PostgreSQL allows 1,600 per table (SQLSTATE 54011)
+    "too many columns (postgresql)": {
+        "server": "postgresql",
+        "row": {f"c{i}": i for i in range(1700)},
+        "columns": None,
+        "says": "at most 1600",
+    },
+    # 5,000 columns: MariaDB refuses the table (1117)
+    "too many columns (mariadb)": {
+        "server": "mariadb",
+        "row": {f"c{i}": i for i in range(5000)},
+        "columns": None,
+        "says": "at most 4096",
+    },
+    # 70 VARCHAR(255) in utf8mb4: 71,400 bytes beyond the 65,535-byte row (1118)
+    "row size too large (mariadb)": {
+        "server": "mariadb",
+        "row": {f"t{i}": "x" for i in range(70)},
+        "columns": {f"t{i}": {"data_type": "text", "precision": 255} for i in range(70)},
+        "says": "row size too large",
+    },
+}
+
+
+@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
+def test_table_the_server_refuses_is_terminal_with_the_limit(case: str, tmp_path: Any) -> None:
+    """A table over a server limit fails the schema update as terminal (dlt must not retry the
+    same DDL), naming the table, the limit and what to change; no table is left."""
+    from dlt.common.destination.exceptions import SchemaUpdateTerminalError
+
+    from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
+
+    spec = LIMIT_CASES[case]
+    url = require_server(spec["server"])
+    dataset = f"limits_{uuid.uuid4().hex[:8]}"
+    pipeline = dlt.pipeline(
+        f"limits_{uuid.uuid4().hex[:8]}",
+        destination=sqlalchemy_destination(url),
+        dataset_name=dataset,
+        pipelines_dir=str(tmp_path),
+    )
+    try:
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([spec["row"]], table_name="wide_table", columns=spec["columns"])
+        found = chain(raised.value)
+        assert any(isinstance(e, SchemaUpdateTerminalError) for e in found), found
+        limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
+        assert spec["says"] in str(limit).lower() or spec["says"] in limit.limit.lower()
+        assert "wide_table" in str(raised.value)
+        with pipeline.sql_client() as client:
+            assert client.reflect_table("wide_table") is None
+    finally:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            cascade = " CASCADE" if spec["server"] == "postgresql" else ""
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}{cascade}")
+        engine.dispose()
+
+
+def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: Any) -> None:
+    """The spec's quick type mapper (JSON as unbounded text) on a text primary key: MySQL
+    refuses a TEXT key without a length (1170); terminal, saying to give it a precision."""
+    from dlt_sqlalchemy import SqlalchemyTypeMapper
+    from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
+
+    class PlainTextKeys(SqlalchemyTypeMapper):
+        def db_type_from_text_type(self, column: Any, table: Any = None) -> Any:
+            return sa.Text()
+
+    url = require_server("mariadb")
+    dataset = f"keys_{uuid.uuid4().hex[:8]}"
+    pipeline = dlt.pipeline(
+        f"keys_{uuid.uuid4().hex[:8]}",
+        destination=sqlalchemy_destination(
+            url, create_primary_keys=True, type_mapper=PlainTextKeys
+        ),
+        dataset_name=dataset,
+        pipelines_dir=str(tmp_path),
+    )
+    try:
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([{"code": "a", "n": 1}], table_name="coded", primary_key="code")
+        found = chain(raised.value)
+        limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
+        assert "precision" in limit.hint
+        assert not any(isinstance(e, DestinationTransientException) for e in found)
+    finally:
+        engine = sa.create_engine(url)
+        with engine.begin() as connection:
+            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}")
+        engine.dispose()

@@ -115,3 +115,21 @@ class ValueNotStorable(DatabaseTerminalException):
     def __reduce__(self) -> Any:
         # the message is derived: rebuild from the constructor's arguments, not from `args`
         return (type(self), (self.table_name, self.column_name, self.reason))
+
+
+class DatabaseLimitExceeded(DatabaseTerminalException):
+    """The server refused a table as declared (too many columns, a row too wide, a key or a name
+    it cannot hold): retrying the same DDL cannot succeed, so dlt must not.
+
+    The text is the driver's, then what to change; the table appears in the driver's text or in
+    dlt's schema-update error around this one.
+    """
+
+    def __init__(self, dbapi_exception: Exception, limit: str, hint: str) -> None:
+        self.limit = limit
+        self.hint = hint
+        super().__init__(dbapi_exception)
+        self.args = (f"{dbapi_exception}\n{limit}: {hint}",)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.dbapi_exception, self.limit, self.hint))

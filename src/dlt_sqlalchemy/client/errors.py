@@ -27,6 +27,7 @@ from dlt.destinations.exceptions import (
 )
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, TErrorClass
+from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
 # SQLSTATE codes (or their two-character classes) that decide the outcome on their own
 _SQLSTATE: dict[str, TErrorClass] = {
@@ -46,6 +47,7 @@ _SQLSTATE: dict[str, TErrorClass] = {
     "25P03": "transient",  # idle_in_transaction_session_timeout
     "08": "transient",  # connection exception
     "53": "transient",  # insufficient resources (disk full, too many connections)
+    "54": "terminal",  # program limit exceeded (too many columns, statement too complex)
     "40": "transient",  # transaction rollback
     "HYT00": "transient",  # ODBC: timeout expired
     "HYT01": "transient",  # ODBC: connection timeout expired
@@ -87,6 +89,16 @@ _MYSQL: dict[int, TErrorClass] = {
     1451: "terminal",  # foreign key: row is referenced
     1452: "terminal",  # foreign key: parent row missing
     1690: "terminal",  # value out of range in an expression
+    1059: "terminal",  # identifier too long
+    1071: "terminal",  # specified key was too long
+    1074: "terminal",  # column length too big
+    1117: "terminal",  # too many columns
+    1118: "terminal",  # row size too large
+    1166: "terminal",  # incorrect column name
+    1170: "terminal",  # BLOB/TEXT column used in a key without a length
+    1300: "terminal",  # invalid character string (a 4-byte character in a name)
+    3750: "terminal",  # sql_require_primary_key: a table without a primary key (MySQL)
+    4165: "terminal",  # wsrep_mode=REQUIRED_PRIMARY_KEY: a table without one (MariaDB Galera)
     3819: "terminal",  # check constraint violated (MySQL)
     4025: "terminal",  # check constraint failed (MariaDB)
     1213: "transient",  # deadlock
@@ -269,6 +281,68 @@ def is_value_error(ex: Exception) -> bool:
     return any(t.__name__ in ("IntegrityError", "DataError") for t in type(orig).__mro__)
 
 
+# limits a table declaration can exceed: (what was exceeded, what to do)
+_TEXT_KEY = (
+    "a TEXT or BLOB column in a key (primary key, unique, merge key, index) needs a length",
+    "give the column a `precision` (text of at most that many characters), or keep MySQL's own"
+    " type mapper (dlt-sqlalchemy's), which declares key columns VARCHAR(255)",
+)
+_MYSQL_LIMITS: dict[int, tuple[str, str]] = {
+    1117: (
+        "too many columns in one table (MySQL/MariaDB: at most 4096, fewer with wide types)",
+        "load fewer columns into this table: nest sparse fields (dlt's max_table_nesting),"
+        " drop unused ones, or split the resource",
+    ),
+    1118: (
+        "row size too large (MySQL/MariaDB: 65,535 bytes for the fixed-width part of a row)",
+        "declare long text columns without `precision` (TEXT counts a few bytes of the row),"
+        " or load fewer columns into this table",
+    ),
+    1166: (
+        "a column name MySQL/MariaDB cannot store",
+        "use a naming convention that keeps names to letters, digits and `_` (dlt's default"
+        " `snake_case`), or rename the field",
+    ),
+    1300: (
+        "a character MySQL/MariaDB cannot hold in a name (4-byte characters such as emoji)",
+        "use a naming convention that removes them (dlt's default `snake_case` does)",
+    ),
+    1059: ("an identifier longer than 64 characters", "use shorter table and column names"),
+    1071: (
+        "an index key longer than the server allows (3072 bytes with utf8mb4)",
+        "give the key columns a smaller `precision`",
+    ),
+    1170: _TEXT_KEY,
+    3750: (
+        "the server requires a primary key on every table (sql_require_primary_key)",
+        "give the resource a `primary_key` hint and set `create_primary_keys=True`",
+    ),
+    4165: (
+        "the server requires a primary key on every table (wsrep_mode=REQUIRED_PRIMARY_KEY)",
+        "give the resource a `primary_key` hint and set `create_primary_keys=True`",
+    ),
+}
+_SQLSTATE_LIMITS: dict[str, tuple[str, str]] = {
+    "54011": (
+        "too many columns in one table (PostgreSQL: at most 1600)",
+        "load fewer columns into this table: nest sparse fields (dlt's max_table_nesting),"
+        " drop unused ones, or split the resource",
+    ),
+    "54000": (
+        "a program limit of the database (a row, index entry or statement too large)",
+        "load fewer or narrower columns into this table",
+    ),
+}
+
+
+def _limit_of(orig: Any) -> Optional[tuple[str, str]]:
+    errno = mysql_errno_of(orig)
+    if errno is not None:
+        return _MYSQL_LIMITS.get(errno)
+    sqlstate = sqlstate_of(orig)
+    return _SQLSTATE_LIMITS.get(sqlstate) if sqlstate else None
+
+
 def to_dlt_exception(
     ex: Exception, dialect_caps: Optional[DialectCapabilities], secrets: Iterable[str] = ()
 ) -> Exception:
@@ -282,6 +356,10 @@ def to_dlt_exception(
     if verdict == "undefined_relation":
         return DatabaseUndefinedRelation(cause)
     if verdict == "terminal":
+        orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+        limit = _limit_of(orig)
+        if limit is not None:
+            return DatabaseLimitExceeded(cause, *limit)
         return DatabaseTerminalException(cause)
     return DatabaseTransientException(cause)
 
