@@ -378,3 +378,21 @@ def test_refused_login_does_not_show_the_password() -> None:
         assert "wr0ng-pw" not in str(ex), type(ex)
     assert "wr0ng-pw" not in repr(exc_info.value)
     assert any("Access denied" in str(ex) for ex in causes(exc_info.value)), "not a login failure"
+
+
+def test_engine_kwargs_typo_is_a_configuration_error(backend: Backend) -> None:
+    """An option `create_engine` does not take is named, with where engine_kwargs come from,
+    as a configuration error instead of a bare TypeError at the first connection."""
+    from dlt.common.configuration.exceptions import ConfigurationValueError
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from dlt_sqlalchemy.exceptions import InvalidEngineOption
+
+    pipeline = backend.pipeline(
+        destination=backend.destination(engine_kwargs={"pool_pre_pingg": True})
+    )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(make_rows(1), table_name="players")
+    error = raised.value.exception
+    assert isinstance(error, InvalidEngineOption) and isinstance(error, ConfigurationValueError)
+    assert "pool_pre_pingg" in str(error) and "engine_kwargs" in str(error)

@@ -8,10 +8,11 @@ passed in belongs to the user: we never dispose it (an in-memory SQLite database
 from __future__ import annotations
 
 import os
+import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from dlt_sqlalchemy.exceptions import MissingDriver, UnknownDialect
+from dlt_sqlalchemy.exceptions import InvalidEngineOption, MissingDriver, UnknownDialect
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
@@ -84,6 +85,16 @@ def create_engine(url: sa.URL, engine_kwargs: Dict[str, Any]) -> sa.Engine:
         return sa.create_engine(url, **engine_kwargs)
     except ImportError as ex:
         raise MissingDriver(url.drivername, ex.name, install_hint(url.drivername)) from ex
+    except TypeError as ex:
+        unknown = _INVALID_ARGUMENTS.search(str(ex))
+        if unknown is None:
+            raise
+        # a typo in engine_kwargs: SQLAlchemy says so with a bare TypeError at first connect,
+        # which dlt would report as a crash of the load step
+        raise InvalidEngineOption(unknown.group(1), str(ex)) from None
+
+
+_INVALID_ARGUMENTS = re.compile(r"Invalid argument\(s\) (.+?) sent to create_engine")
 
 
 class EngineHolder:

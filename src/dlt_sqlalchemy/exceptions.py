@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any, Optional, Sequence
 
+from dlt.common.configuration.exceptions import ConfigurationValueError
 from dlt.common.destination.exceptions import (
     DestinationTerminalException,
     DestinationTransientException,
@@ -45,6 +46,21 @@ class MissingDriver(DestinationTerminalException, ImportError):
         msg = (
             f"The `{drivername}` dialect needs {what}, which is not installed."
             f" Install it with: {install_hint}"
+        )
+        super().__init__(msg)
+
+
+class InvalidEngineOption(ConfigurationValueError):
+    """`engine_kwargs` holds an option that `sqlalchemy.create_engine` does not take."""
+
+    def __init__(self, names: str, sqlalchemy_message: str) -> None:
+        self.names = names
+        msg = (
+            f"Unknown option {names} in `engine_kwargs` of the sqlalchemy destination (from"
+            " `sqlalchemy(engine_kwargs=...)`, `[destination.sqlalchemy] engine_kwargs` or"
+            " `DESTINATION__SQLALCHEMY__ENGINE_KWARGS`): check its spelling against"
+            " `sqlalchemy.create_engine` and the dialect's options. SQLAlchemy says:"
+            f" {sqlalchemy_message}"
         )
         super().__init__(msg)
 
