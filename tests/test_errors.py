@@ -994,3 +994,38 @@ def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: An
         with engine.begin() as connection:
             connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}")
         engine.dispose()
+
+
+def _invalid_utf8_strings() -> Any:
+    import pyarrow as pa
+
+    offsets = pa.py_buffer(bytes([0, 0, 0, 0, 2, 0, 0, 0, 7, 0, 0, 0]))
+    return pa.Array.from_buffers(pa.string(), 2, [None, offsets, pa.py_buffer(b"ok\xff\xfebad")])
+
+
+@pytest.mark.parametrize("case", ["uint64 beyond bigint", "invalid utf-8"])
+def test_value_arrow_refuses_fails_the_file_naming_the_column(
+    case: str, backend: Backend
+) -> None:
+    """Values that never reach the database (Arrow cannot cast them, or they are no UTF-8)
+    are terminal `ValueNotStorable` naming table and column, like values the database refuses:
+    dlt does not retry them, and no row of the file is loaded."""
+    import pyarrow as pa
+
+    if case == "uint64 beyond bigint":
+        table = pa.table({"id": pa.array([1, 2**64 - 1], pa.uint64()), "name": ["a", "b"]})
+        column = "id"
+    else:
+        table = pa.table({"id": pa.array([1, 2], pa.int64()), "name": _invalid_utf8_strings()})
+        column = "name"
+    pipeline = backend.pipeline()
+    pipeline.run(pa.table({"id": pa.array([0], pa.int64()), "name": ["kept"]}), table_name="t")
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(table, table_name="t")
+    found = chain(raised.value)
+    refused = next(e for e in found if isinstance(e, ValueNotStorable))
+    assert (refused.table_name, refused.column_name) == ("t", column)
+    assert any(isinstance(e, LoadClientJobTerminalRetry) for e in found)
+    assert not any(isinstance(e, LoadClientJobRetry) for e in found)
+    assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
+    assert len(backend.rows(pipeline.dataset_name, "t")) == 1

@@ -10,13 +10,14 @@ Only errors caused by the data become `ValueNotStorable`; a terminal error of th
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.destinations.exceptions import DatabaseTerminalException
 
 from dlt_sqlalchemy.client.errors import column_of, driver_message, is_value_error
 from dlt_sqlalchemy.exceptions import ValueNotStorable
+from dlt_sqlalchemy.load.readers import parquet_column
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
@@ -31,8 +32,17 @@ def explain_failure(
     table: sa.Table,
     columns: Sequence[Dict[str, Any]],
     batch: Optional[TColumns],
+    file: Optional[Tuple[str, str]] = None,
 ) -> Exception:
-    """The exception to raise for `ex`: `ValueNotStorable` naming the column where we can."""
+    """The exception to raise for `ex`: `ValueNotStorable` naming the column where we can.
+
+    `file` (path, format) lets a value refused before the database saw it (by Arrow's casts,
+    or as bytes that are no UTF-8) be traced to its column, by reading the file again.
+    """
+    if _refused_before_the_database(ex):
+        column = _column_refusing_values(file, columns) if file else None
+        reason = f"{type(ex).__name__}: {ex}"
+        return ValueNotStorable(table_name, column, sql_client._scrub(reason), ex)
     translated = sql_client._translated(ex)
     if not isinstance(translated, DatabaseTerminalException) or not is_value_error(ex):
         return translated
@@ -131,3 +141,38 @@ def _too_many_digits(value: Any, integer_digits: int) -> bool:
         return bool(abs(value) >= 10**integer_digits)
     except TypeError:  # a text-encoded decimal: not ours to judge
         return False
+
+
+def _refused_before_the_database(ex: Exception) -> bool:
+    """A value Arrow or Python could not convert on its way in: retrying cannot help."""
+    if isinstance(ex, (UnicodeDecodeError, OverflowError)):
+        return True
+    return type(ex).__name__ in ("ArrowInvalid", "ArrowTypeError") and type(
+        ex
+    ).__module__.startswith("pyarrow")
+
+
+def _column_refusing_values(
+    file: Tuple[str, str], columns: Sequence[Dict[str, Any]]
+) -> Optional[str]:
+    """The first column of a parquet file whose values do not convert to the column's type (or
+    are invalid UTF-8), found by converting the file column by column; None when every column
+    converts (or the format is not parquet)."""
+    path, file_format = file
+    if file_format != "parquet":
+        return None
+    for column in columns:
+        try:
+            for array in parquet_column(path, column):
+                if array.type == _string_type():
+                    array.validate(full=True)
+                    array.to_pylist()
+        except Exception:
+            return str(column["name"])
+    return None
+
+
+def _string_type() -> Any:
+    import pyarrow as pa
+
+    return pa.string()

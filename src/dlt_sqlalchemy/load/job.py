@@ -59,17 +59,18 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             except LoadPathUnavailable as ex:
                 raise TerminalValueError(str(ex)) from None
             self.load_path = path.name
+            source = (self._file_path, self.file_format)
             logger.info(f"Loading {self.file_format} file into `{table.name}` by {path.name}")
             try:
                 self.rows_loaded = path.load(request)
             except BatchFailed as failed:
                 cause, batch = failed.cause, failed.batch
                 raise explain_failure(
-                    cause, sql_client, self.load_table_name, table, columns, batch
+                    cause, sql_client, self.load_table_name, table, columns, batch, source
                 ) from cause
             except Exception as ex:
                 raise explain_failure(
-                    ex, sql_client, self.load_table_name, table, columns, None
+                    ex, sql_client, self.load_table_name, table, columns, None, source
                 ) from ex
 
     def metrics(self) -> Optional[LoadJobMetrics]:

@@ -284,6 +284,18 @@ def read_parquet_arrow(
             yield pa.RecordBatch.from_arrays(arrays, names=[c["name"] for c in columns])
 
 
+def parquet_column(path: str, column: Dict[str, Any]) -> Iterator[pa.Array]:
+    """One column of a parquet file, converted as `read_parquet_arrow` does, batch by batch:
+    for finding the column of a value that failed a load."""
+    import pyarrow.parquet as pq
+
+    with pq.ParquetFile(path, pre_buffer=False) as parquet:
+        if column["name"] not in parquet.schema_arrow.names:
+            return
+        for batch in parquet.iter_batches(columns=[column["name"]]):
+            yield _from_parquet(batch.column(0), column)
+
+
 def _from_parquet(array: pa.Array, column: Dict[str, Any]) -> pa.Array:
     import pyarrow as pa
 
