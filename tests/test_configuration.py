@@ -145,6 +145,28 @@ def test_env_var_query_fields_reach_the_connection(monkeypatch: pytest.MonkeyPat
         assert client.execute_sql("SELECT current_setting('application_name')") == [("scoped",)]
 
 
+def test_no_credentials_says_where_dlt_looked(tmp_path: Any) -> None:
+    """Nothing configured: the error lists the env var, the secrets.toml path (and that it is
+    missing) instead of asking for a driver."""
+    pipeline = dlt.pipeline("no_creds", destination=sqlalchemy(), dataset_name="unused")
+    with pytest.raises(ConfigurationValueError) as raised, pipeline.sql_client():
+        pass
+    message = str(raised.value)
+    assert message.startswith("No credentials found for the sqlalchemy destination")
+    assert "DESTINATION__SQLALCHEMY__CREDENTIALS" in message
+    assert str(tmp_path / ".dlt" / "secrets.toml") in message and "no such file" in message
+
+
+def test_credentials_in_a_look_alike_section_are_pointed_out(
+    dlt_project: TWriteSettings, tmp_path: Any
+) -> None:
+    dlt_project("secrets.toml", '[destination.dlt_sqlalchemy]\ncredentials = "sqlite:///x.db"\n')
+    pipeline = dlt.pipeline("look_alike", destination=sqlalchemy(), dataset_name="unused")
+    with pytest.raises(ConfigurationValueError) as raised, pipeline.sql_client():
+        pass
+    assert "has [destination.dlt_sqlalchemy]" in str(raised.value)
+
+
 def test_conflicting_driver_spellings_are_refused() -> None:
     credentials = SqlalchemyCredentials(
         {"drivername": "postgresql", "driver_name": "mysql", "host": "h", "database": "d"}

@@ -93,10 +93,13 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
         if not self.drivername and self.driver_name:
             self.drivername = self.driver_name
         if not self.drivername:
+            given = [f for f in ("database", "username", "password", "host", "port") if self[f]]
+            if not given and not self.query:
+                raise ConfigurationValueError(_no_credentials_found())
             raise ConfigurationValueError(
                 "SQLAlchemy credentials need a driver: set `credentials` to a URL such as"
                 " `postgresql://user@host/db`, or set `drivername` (or `driver_name`) among the"
-                " split fields."
+                f" split fields (found: {', '.join(given) or 'query'})."
             )
 
     @property
@@ -279,3 +282,42 @@ def query_from_environment(destination_name: str, pipeline_name: Optional[str]) 
             if key.startswith(prefix) and len(key) > len(prefix):
                 query[key[len(prefix) :].lower()] = value
     return query
+
+
+def _no_credentials_found() -> str:
+    """Where dlt looked for the credentials, and the look-alike sections it did not read: the
+    first error of a newcomer whose secrets.toml sits in another folder or another section."""
+    import dlt
+
+    settings = os.path.abspath(dlt.current.run_context().settings_dir)
+    secrets = os.path.join(settings, "secrets.toml")
+    lines = [
+        "No credentials found for the sqlalchemy destination. dlt looked for:",
+        "  - the environment variable DESTINATION__SQLALCHEMY__CREDENTIALS (a URL), or the split"
+        " fields DESTINATION__SQLALCHEMY__CREDENTIALS__DRIVERNAME, __HOST, __DATABASE...;",
+        f'  - `credentials = "<url>"` under [destination.sqlalchemy] in {secrets}'
+        + ("" if os.path.exists(secrets) else " (no such file: dlt reads .dlt/ in the current"
+           f" working directory, {os.getcwd()})")
+        + ";",
+        "  - the `credentials` argument of `sqlalchemy(...)`.",
+    ]
+    other = _destination_sections(secrets)
+    if other:
+        lines.append(
+            f"{secrets} has [destination.{'], [destination.'.join(other)}]: the section is named"
+            " after the destination's name, `sqlalchemy` unless you pass `destination_name=`."
+        )
+    return "\n".join(lines)
+
+
+def _destination_sections(secrets_path: str) -> List[str]:
+    """Destination sections of a secrets.toml other than `sqlalchemy`."""
+    try:
+        import tomlkit
+
+        with open(secrets_path, encoding="utf-8") as f:
+            document = tomlkit.parse(f.read())
+    except Exception:
+        return []
+    destinations = document.get("destination") or {}
+    return sorted(str(name) for name in destinations if name != "sqlalchemy")
