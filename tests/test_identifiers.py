@@ -64,3 +64,36 @@ def test_dlt_shortens_names_to_the_limit_it_knows(backend: Backend) -> None:
     names = list(pipeline.default_schema.get_table("t")["columns"])
     assert all(len(n) <= limit for n in names)
     assert dlt.__version__
+
+
+ODD_NAMES = ["pct%s", "100%", "%(x)s", "a:b", "x :y", "q?"]
+
+
+@pytest.mark.parametrize("file_format", ["typed-jsonl", "parquet"])
+@pytest.mark.parametrize("disposition", ["append", "merge", "replace"])
+def test_names_with_percent_colon_and_question_mark_load_on_every_path(
+    backend: Backend, file_format: str, disposition: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every name a naming convention can keep loads: `%` (doubled by paramstyle escaping),
+    `:name` (a bind to `sqlalchemy.text()`), `?`, through the bulk paths' column lists, the
+    follow-up SQL, and ALTER TABLE of a column added later."""
+    monkeypatch.setenv("SCHEMA__NAMING", "direct")
+    hints: Any = {"write_disposition": disposition}
+    if disposition == "merge":
+        hints["primary_key"] = "id"
+    if disposition == "replace":
+        hints["write_disposition"] = "replace"
+    destination = backend.destination(
+        replace_strategy="staging-optimized" if disposition == "replace" else None
+    )
+    pipeline = backend.pipeline(destination=destination)
+    row = {"id": 1, **{name: i for i, name in enumerate(ODD_NAMES)}}
+    pipeline.run([row], table_name="odd", loader_file_format=file_format, **hints)
+    added = {**row, "new %s :col": 9}  # ALTER TABLE ... ADD COLUMN
+    info = pipeline.run([added], table_name="odd", loader_file_format=file_format, **hints)
+    assert not info.has_failed_jobs
+    columns = ["id", *ODD_NAMES, "new %s :col"]
+    rows = pipeline.dataset().odd.select(*columns).fetchall()
+    expected_rows = 2 if disposition == "append" else 1
+    assert len(rows) == expected_rows
+    assert (1, *range(len(ODD_NAMES)), 9) in [tuple(r) for r in rows]

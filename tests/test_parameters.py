@@ -6,7 +6,12 @@ from typing import Any, Optional, Tuple
 
 import pytest
 
-from dlt_sqlalchemy.client.parameters import pyformat_to_named, split_placeholders, to_named
+from dlt_sqlalchemy.client.parameters import (
+    pyformat_to_named,
+    split_placeholders,
+    to_named,
+    without_binds,
+)
 
 TWO = (1, 2)
 NAMED_TWO = {"arg0": 1, "arg1": 2}
@@ -46,3 +51,12 @@ def test_pyformat_names_become_sqlalchemy_binds() -> None:
     assert pyformat_to_named("a = %(date)s AND b LIKE 'x%%'") == "a = :date AND b LIKE 'x%'"
     assert pyformat_to_named("a = '%(date)s' AND b = %(b)s") == "a = '%(date)s' AND b = :b"
     assert pyformat_to_named("a = :date") is None
+
+
+def test_colons_of_sql_run_without_parameters_are_not_binds() -> None:
+    import sqlalchemy as sa
+
+    query = """SELECT "x :y", '12 :30', a::text FROM t"""
+    assert without_binds(query) == """SELECT "x \\:y", '12 \\:30', a::text FROM t"""
+    assert sa.text(without_binds(query)).compile().params == {}
+    assert str(sa.text(without_binds(query))) == query

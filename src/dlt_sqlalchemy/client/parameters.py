@@ -121,3 +121,14 @@ def pyformat_to_named(query: str) -> Optional[str]:
         out.append(char)
         i += 1
     return "".join(out).replace("%%", "%") if found else None
+
+
+# what `sqlalchemy.text()` reads as a bind parameter (its own pattern)
+_TEXT_BIND = re.compile(r"(?<![:\w\\]):(\w+)(?!:)")
+
+
+def without_binds(query: str) -> str:
+    """`query`, to run without parameters, with every `:name` that `sqlalchemy.text()` would
+    take for a bind parameter escaped: a quoted identifier `"x :y"` or a literal `'12 :30'`
+    stays as written."""
+    return _TEXT_BIND.sub(r"\\:\1", query)

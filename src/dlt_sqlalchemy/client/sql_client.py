@@ -36,12 +36,13 @@ from dlt_sqlalchemy.client.errors import (
     secret_forms,
     to_dlt_exception,
 )
-from dlt_sqlalchemy.client.parameters import pyformat_to_named, to_named
+from dlt_sqlalchemy.client.parameters import pyformat_to_named, to_named, without_binds
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
 from dlt_sqlalchemy.dialects import get_dialect_capabilities
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
 from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
+from dlt_sqlalchemy.sql_text import compile_text
 
 T = TypeVar("T")
 
@@ -284,8 +285,8 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             return sa.text(text), params
         if kwargs:
             # values by name: SQLAlchemy's `:name`, or `%(name)s` as pyformat drivers write it
-            query = pyformat_to_named(query) or query
-        return sa.text(query), (kwargs or None)
+            return sa.text(pyformat_to_named(query) or query), kwargs
+        return sa.text(without_binds(query)), None
 
     @property
     def dbapi(self) -> Any:  # type: ignore[override]
@@ -428,9 +429,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def compile(self, statement: sa.ClauseElement) -> str:
         """Renders `statement` as SQL text for this dialect, with literal values inlined."""
-        return str(
-            statement.compile(dialect=self._dialect(), compile_kwargs={"literal_binds": True})
-        )
+        return compile_text(statement, self._dialect(), literal_binds=True)
 
     def _dialect(self) -> sa.engine.interfaces.Dialect:
         from dlt_sqlalchemy.capabilities import dialect_for

@@ -17,6 +17,7 @@ from dlt.common.destination.typing import PreparedTableSchema
 
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, portable_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
+from dlt_sqlalchemy.sql_text import compile_text, unescaped
 
 TErrorClass = Literal["undefined_relation", "terminal", "transient"]
 """How the SQL client should surface a database error to dlt's loader."""
@@ -247,10 +248,8 @@ class DialectCapabilities:
     ) -> Tuple[str, List[str]]:
         """The qualified table name and each column's definition, compiled for the dialect."""
         dialect = self.dialect_for_ddl(table)
-        definitions = [
-            str(sa.schema.CreateColumn(column).compile(dialect=dialect)) for column in columns
-        ]
-        return dialect.identifier_preparer.format_table(table), definitions
+        definitions = [compile_text(sa.schema.CreateColumn(column), dialect) for column in columns]
+        return unescaped(dialect.identifier_preparer.format_table(table), dialect), definitions
 
     def dialect_for_ddl(self, table: sa.Table) -> sa.engine.interfaces.Dialect:
         dialect = table.info.get("dialect")

@@ -21,6 +21,7 @@ from dlt_sqlalchemy.load.bulk import (
     prefetching,
 )
 from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.sql_text import compile_text
 
 # rows per INSERT: large enough that per-statement overhead vanishes, small enough for memory
 ARROW_BATCH_ROWS = 50_000
@@ -51,7 +52,7 @@ class DuckdbArrowPath(LoadPath):
         insert = sa.insert(request.table).from_select(
             names, sa.select(*(source.c[n] for n in names))
         )
-        sql = str(insert.compile(dialect=request.connection.dialect))
+        sql = compile_text(insert, request.connection.dialect)
         duck: Any = request.connection.connection.driver_connection
         rows = 0
         with prefetching(_rebatched(arrow_batches(request, ARROW_BATCH_ROWS))) as batches:

@@ -44,6 +44,7 @@ from dlt_sqlalchemy.load.bulk import (
     driver_connection as _driver,
 )
 from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.sql_text import compile_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -153,10 +154,8 @@ class MysqlLoadDataPath(LoadPath):
         try:
             with tempfile.TemporaryDirectory(prefix="dlt_sqla_load_") as folder:
                 file_name = os.path.join(folder, "rows.csv")
-                sql = str(
-                    LoadDataLocalInfile(request.table, file_name, hex_columns).compile(
-                        dialect=connection.dialect
-                    )
+                sql = compile_text(
+                    LoadDataLocalInfile(request.table, file_name, hex_columns), connection.dialect
                 )
                 if hasattr(os, "mkfifo"):
                     _load_through_fifo(cursor, sql, file_name, chunks)
@@ -420,7 +419,7 @@ def _sql_literals(array: pa.Array, backslashes: bool) -> pa.Array:
 
 def _insert_prefix(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> str:
     """`INSERT INTO table (columns) VALUES ` as SQLAlchemy renders it, identifiers quoted."""
-    statement = str(sa.insert(table).compile(dialect=dialect))
+    statement = compile_text(sa.insert(table), dialect)
     head, _, _ = statement.rpartition(" VALUES ")
     return f"{head} VALUES "
 

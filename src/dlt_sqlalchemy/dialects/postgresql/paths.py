@@ -35,6 +35,7 @@ from dlt_sqlalchemy.load.bulk import (
     replace_columns,
 )
 from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.sql_text import compile_text
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -109,7 +110,7 @@ class PostgresqlCopyPath(LoadPath):
 
     def load(self, request: LoadRequest) -> int:
         connection = request.connection
-        sql = str(CopyFromStdin(request.table).compile(dialect=connection.dialect))
+        sql = compile_text(CopyFromStdin(request.table), connection.dialect)
         counter = RowCounter()
         csv = csv_chunks(counter.count(arrow_batches(request)), _prepare_csv)
         driver_connection: Any = connection.connection.driver_connection
