@@ -517,3 +517,41 @@ def test_utc_datetime_stores_other_offsets_as_utc(backend: Backend) -> None:
     ]
     assert all(v is None or v.utcoffset() == datetime.timedelta(0) for v in typed)
     assert raw[0] is not None and raw[0].startswith("2023-12-31")
+
+
+def test_nan_from_parquet_per_backend(backend: Backend, caplog: pytest.LogCaptureFixture) -> None:
+    """NaN doubles (parquet carries them; JSON cannot): kept by DuckDB and PostgreSQL, refused
+    by MySQL/MariaDB (no NaN in DOUBLE) naming the column, and on SQLite, which stores NULL for
+    NaN, stored so with a warning naming table and column instead of silently."""
+    import logging
+    import math
+
+    import pyarrow as pa
+    from dlt.pipeline.exceptions import PipelineStepFailed
+
+    from dlt_sqlalchemy.exceptions import ValueNotStorable
+
+    data = pa.table({"id": [1, 2, 3], "x": [1.5, float("nan"), None]})
+    pipeline = backend.pipeline()
+    if backend.name == "mariadb":
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run(data, table_name="t")
+        refused = raised.value.exception
+        while refused is not None and not isinstance(refused, ValueNotStorable):
+            refused = refused.__cause__ or refused.__context__  # type: ignore[assignment]
+        assert refused is not None and refused.column_name == "x"
+        return
+    dlt_logger = logging.getLogger("dlt")  # dlt's logger does not propagate to the root
+    dlt_logger.addHandler(caplog.handler)
+    try:
+        pipeline.run(data, table_name="t")
+    finally:
+        dlt_logger.removeHandler(caplog.handler)
+    rows = dict(pipeline.dataset().t.select("id", "x").fetchall())
+    assert rows[1] == 1.5 and rows[3] is None
+    warned = [r for r in caplog.records if "SQLite has no NaN" in r.getMessage()]
+    if backend.name == "sqlite":
+        assert rows[2] is None
+        assert len(warned) == 1 and "`x` of table `t`" in warned[0].getMessage()
+    else:
+        assert math.isnan(rows[2]) and not warned

@@ -12,6 +12,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any, Callable, Dict, Iterator, List, Optional
 
 import sqlalchemy as sa
+from dlt.common import logger
 from sqlalchemy.sql.sqltypes import _Binary
 
 from dlt_sqlalchemy.load.arrow_values import decimal_text
@@ -50,9 +51,10 @@ class SqliteTuplesPath(LoadPath):
         sql = compile_positional_insert(request.table, request.connection.dialect)
         cursor = _driver(request.connection).cursor()
         rows = 0
+        nan_watch = _NanWatch(request)
         try:
             converted = (
-                [convert(a) for convert, a in zip(converters, batch.columns)]
+                [convert(a) for convert, a in zip(converters, nan_watch.seen(batch).columns)]
                 for batch in _at_most(arrow_batches(request), request.batch_rows)
             )
             with prefetching(converted) as prefetched:
@@ -65,6 +67,39 @@ class SqliteTuplesPath(LoadPath):
         finally:
             cursor.close()
         return rows
+
+
+class _NanWatch:
+    """SQLite has no NaN: it stores a NaN double as NULL. Says so once per column of a file,
+    naming table and column, instead of changing data without a word (parquet carries NaN;
+    typed-jsonl cannot, JSON has none)."""
+
+    def __init__(self, request: LoadRequest) -> None:
+        self.table = str(request.table.name)
+        columns = enumerate(request.columns)
+        self.doubles = {i: str(c["name"]) for i, c in columns if c.get("data_type") == "double"}
+
+    def seen(self, batch: pa.RecordBatch) -> pa.RecordBatch:
+        if not self.doubles:
+            return batch
+        import pyarrow.compute as pc
+
+        for index, name in list(self.doubles.items()):
+            array = batch.column(index)
+            if _is_floating(array) and pc.any(pc.is_nan(array)).as_py():
+                logger.warning(
+                    f"SQLite has no NaN: NaN values of column `{name}` of table `{self.table}`"
+                    " are stored as NULL. Replace them before loading to keep them apart from"
+                    " missing values, or load into a database with NaN (DuckDB, PostgreSQL)."
+                )
+                del self.doubles[index]
+        return batch
+
+
+def _is_floating(array: pa.Array) -> bool:
+    import pyarrow as pa
+
+    return bool(pa.types.is_floating(array.type))
 
 
 def _at_most(batches: Iterator[pa.RecordBatch], rows: int) -> Iterator[pa.RecordBatch]:
