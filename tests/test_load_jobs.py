@@ -123,6 +123,13 @@ def test_forced_load_path_is_used_and_an_unknown_one_is_refused(backend: Backend
     with pytest.raises(Exception, match="carrier_pigeon") as failure:
         broken.run([{"id": 1}], table_name="t")
     assert "executemany" in str(failure.value)
+    # refused while the configuration resolves, before extract and normalize did any work
+    from dlt.common.configuration.exceptions import ConfigurationValueError
+
+    assert isinstance(failure.value.exception, ConfigurationValueError)  # type: ignore[attr-defined]
+    assert failure.value.step == "sync"  # type: ignore[attr-defined]
+    assert not broken.list_extracted_load_packages()
+    assert not broken.list_normalized_load_packages()
 
 
 class _CountingPath(LoadPath):

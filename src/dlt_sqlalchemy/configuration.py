@@ -186,6 +186,7 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         self.engine_args = {}
         if self.credentials is None:
             return
+        self._check_load_path()
         if not self.credentials.is_external_engine:
             name = self.destination_name or "sqlalchemy"
             from_env = query_from_environment(name, self.pipeline_name)
@@ -200,6 +201,24 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         elif self.engine_kwargs and not self.credentials.engine_kwargs:
             self.credentials.engine_kwargs = dict(self.engine_kwargs)
         self._place_local_database()
+
+    def _check_load_path(self) -> None:
+        """A `load_path` this dialect does not have is refused when the configuration resolves,
+        before extract and normalize, instead of at the load step."""
+        if not self.load_path or not self.credentials.drivername:
+            return
+        from dlt_sqlalchemy.dialects import get_dialect_capabilities
+
+        backend = self.credentials.backend_name
+        names = [path.name for path in get_dialect_capabilities(backend).load_paths()]
+        if "executemany" not in names:
+            names.append("executemany")
+        if self.load_path not in names:
+            raise ConfigurationValueError(
+                f"`load_path = \"{self.load_path}\"` is not a load path of `{backend}`: its"
+                f" paths are {', '.join(names)} (fastest first; `executemany` works everywhere)."
+                " Leave `load_path` unset to take the fastest available one."
+            )
 
     def _place_local_database(self) -> None:
         """Puts relative SQLite / DuckDB files where dlt puts local files (the run's local dir)."""
