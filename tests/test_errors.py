@@ -1029,3 +1029,35 @@ def test_value_arrow_refuses_fails_the_file_naming_the_column(
     assert not any(isinstance(e, LoadClientJobRetry) for e in found)
     assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
     assert len(backend.rows(pipeline.dataset_name, "t")) == 1
+
+
+@pytest.mark.parametrize(
+    "url, says",
+    [
+        ("postgresql://loader:{secret}@db.example:notaport/dwh", "the port `notaport`"),
+        ("postgresqlloader:{secret}@db.example/dwh", "no `://`"),
+    ],
+)
+def test_malformed_url_never_keeps_the_password(
+    url: str, says: str, tmp_path: Any, all_logs: pytest.LogCaptureFixture
+) -> None:
+    """A URL that does not parse is refused saying what is wrong, and no exception dlt keeps
+    (its trace file, `last_trace`, the exception chain) holds the raw string."""
+    import pickle
+
+    secret = new_secret()
+    pipeline = dlt.pipeline(
+        f"malformed_{uuid.uuid4().hex[:8]}",
+        destination=sqlalchemy_destination(url.format(secret=quote(secret, safe=""))),
+        dataset_name="unused",
+        pipelines_dir=str(tmp_path),
+    )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}], table_name="t")
+    assert says in str(raised.value)
+    assert_hidden(secret, raised.value, all_logs)
+    for found in chain(raised.value):
+        assert secret not in repr(vars(found)), type(found)
+    assert pipeline.last_trace is not None
+    assert secret.encode() not in pickle.dumps(pipeline.last_trace)
+    assert_not_on_disk(secret, pipeline)

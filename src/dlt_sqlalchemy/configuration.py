@@ -80,7 +80,17 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
         if _is_url(native_value):
             # a `sqlalchemy.URL` renders back to the string it was parsed from, password included
             native_value = native_value.render_as_string(hide_password=False)
-        super().parse_native_representation(native_value)
+        malformed = False
+        try:
+            super().parse_native_representation(native_value)
+        except ValueError:
+            malformed = True
+        if malformed:
+            # dlt's own error keeps the raw string (password included) as an attribute, and
+            # dlt's trace pickles every exception of the chain, `__context__` included: ours is
+            # raised outside the `except`, so that it has no context, and says what is wrong
+            # without holding the value
+            raise MalformedUrl(native_value)
 
     def on_resolved(self) -> None:
         super().on_resolved()
@@ -340,3 +350,31 @@ def _destination_sections(secrets_path: str) -> List[str]:
         return []
     destinations = document.get("destination") or {}
     return sorted(str(name) for name in destinations if name != "sqlalchemy")
+
+
+class MalformedUrl(ValueError):
+    """The credentials string is not a SQLAlchemy URL. Holds no part of it that may be secret,
+    so that nothing dlt keeps of the error (its trace file) carries a password."""
+
+    def __init__(self, value: Any) -> None:
+        super().__init__(
+            "The credentials are not a SQLAlchemy URL"
+            f" (`dialect+driver://user:password@host:port/database`): {_what_is_wrong(value)}."
+            " The value is not shown: it may hold a password."
+        )
+
+
+def _what_is_wrong(value: Any) -> str:
+    if not isinstance(value, str):
+        return f"a {type(value).__name__} was given where a URL string was expected"
+    if "://" not in value:
+        return "there is no `://` after the dialect name"
+    scheme, _, rest = value.partition("://")
+    if not scheme:
+        return "the dialect name before `://` is missing"
+    authority = rest.split("/", 1)[0].rpartition("@")[2]
+    port = authority.rpartition(":")[2] if ":" in authority else ""
+    if port and not port.isdigit():
+        return f"the port `{port}` is not a number"
+    return "it could not be parsed (check the characters of the password: `@`, `/`, `:` and `%`" \
+        " must be percent-encoded)"
