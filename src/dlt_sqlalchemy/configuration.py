@@ -336,6 +336,9 @@ def _no_credentials_found() -> str:
             f"{secrets} has [destination.{'], [destination.'.join(other)}]: the section is named"
             " after the destination's name, `sqlalchemy` unless you pass `destination_name=`."
         )
+    from dlt_sqlalchemy.exceptions import see
+
+    lines.append(see("no-credentials-found"))
     return "\n".join(lines)
 
 

@@ -11,8 +11,13 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     ├── InvalidCredentials                         authentication failed, unknown database
     └── DatabaseTerminalException (dlt)
         └── ValueNotStorable                       a value the column cannot hold (names both)
+        ├── DatabaseLimitExceeded                  a table over a server limit (with the limit)
     DestinationTransientException
     └── DatabaseUnreachable                        host down or refusing connections
+    ConfigurationValueError (dlt)
+    └── InvalidEngineOption                        an `engine_kwargs` key create_engine refuses
+
+The messages a newcomer meets first end with a link to their entry in docs/troubleshooting.md.
 """
 
 from __future__ import annotations
@@ -26,6 +31,15 @@ from dlt.common.destination.exceptions import (
 )
 from dlt.destinations.exceptions import DatabaseTerminalException
 
+TROUBLESHOOTING = (
+    "https://github.com/dlt-sqlalchemy/dlt-sqlalchemy/blob/main/docs/troubleshooting.md"
+)
+
+
+def see(anchor: str) -> str:
+    """The sentence pointing at the troubleshooting entry `anchor`."""
+    return f"See {TROUBLESHOOTING}#{anchor}"
+
 
 class UnknownDialect(DestinationTerminalException, ValueError):
     def __init__(self, backend: str, known: Sequence[str]) -> None:
@@ -34,6 +48,7 @@ class UnknownDialect(DestinationTerminalException, ValueError):
             f"SQLAlchemy has no dialect `{backend}`. Check the scheme of your database URL"
             f" (built-in dialects here: {', '.join(known)}); third-party dialects must be"
             " pip-installed (for example `pip install sqlalchemy-exasol`)."
+            f" {see('unknown-dialect')}"
         )
         super().__init__(msg)
 
@@ -45,7 +60,7 @@ class MissingDriver(DestinationTerminalException, ImportError):
         what = f"the `{module}` module" if module else "its DBAPI driver"
         msg = (
             f"The `{drivername}` dialect needs {what}, which is not installed."
-            f" Install it with: {install_hint}"
+            f" Install it with: {install_hint}. {see('missing-driver')}"
         )
         super().__init__(msg)
 
@@ -89,7 +104,7 @@ class IdentifierTooLong(DestinationTerminalException, ValueError):
             f"The {kind} name `{identifier}`{where} has {size} {unit}; the database allows"
             f" {limit}. Nothing was created or loaded. Use a shorter name, or a naming convention"
             " that shortens names to this limit (dlt's conventions shorten by characters, to the"
-            " limit known before connecting)."
+            f" limit known before connecting). {see('identifier-too-long')}"
         )
         super().__init__(msg)
 
@@ -97,9 +112,23 @@ class IdentifierTooLong(DestinationTerminalException, ValueError):
 class InvalidCredentials(DestinationTerminalException):
     """The server refused the login or does not know the database: retrying cannot help."""
 
+    def __init__(self, msg: str) -> None:
+        self.reason = msg
+        super().__init__(f"{msg} {see('invalid-credentials')}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.reason,))
+
 
 class DatabaseUnreachable(DestinationTransientException):
     """The server could not be reached; it may come back, so dlt retries."""
+
+    def __init__(self, msg: str) -> None:
+        self.reason = msg
+        super().__init__(f"{msg} {see('database-unreachable')}")
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.reason,))
 
 
 class ValueNotStorable(DatabaseTerminalException):
@@ -124,7 +153,10 @@ class ValueNotStorable(DatabaseTerminalException):
             if column_name
             else (f"table `{table_name}`")
         )
-        msg = f"A value does not fit {where}: {reason}. No rows of this file were loaded."
+        msg = (
+            f"A value does not fit {where}: {reason}. No rows of this file were loaded."
+            f" {see('value-not-storable')}"
+        )
         super().__init__(dbapi_exception or ValueError(reason))
         self.args = (msg,)
 
