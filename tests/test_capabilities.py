@@ -100,8 +100,8 @@ def test_explicit_capability_override_wins_over_the_dialect() -> None:
 @pytest.mark.parametrize(
     "url, module, hint",
     [
-        ("mssql+pyodbc://u:s3cr3t@h/db", "pyodbc", 'pip install "dlt-sqlalchemy[mssql]"'),
-        ("oracle+oracledb://u:s3cr3t@h/db", "oracledb", 'pip install "dlt-sqlalchemy[oracle]"'),
+        ("mssql+pyodbc://u:s3cr3t@h/db", "pyodbc", "pip install pyodbc"),
+        ("oracle+oracledb://u:s3cr3t@h/db", "oracledb", "pip install oracledb"),
         ("mysql+pymysql://u:s3cr3t@h/db", "pymysql", "pip install pymysql"),
     ],
 )

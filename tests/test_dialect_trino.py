@@ -371,4 +371,4 @@ def test_capabilities_without_the_trino_package_name_the_pip_line() -> None:
     result = subprocess.run(
         [sys.executable, "-c", script], capture_output=True, text=True, check=True
     )
-    assert 'pip install "dlt-sqlalchemy[trino]"' in result.stdout
+    assert 'pip install "trino[sqlalchemy]"' in result.stdout

@@ -190,8 +190,8 @@ def test_unknown_dialect_is_named_with_what_to_do(tmp_path: Any) -> None:
 
 
 MISSING_DRIVERS = {
-    "mssql+pyodbc": ("pyodbc", 'pip install "dlt-sqlalchemy[mssql]"'),
-    "oracle+oracledb": ("oracledb", 'pip install "dlt-sqlalchemy[oracle]"'),
+    "mssql+pyodbc": ("pyodbc", "pip install pyodbc"),
+    "oracle+oracledb": ("oracledb", "pip install oracledb"),
     "postgresql+pg8000": ("pg8000", "pip install pg8000"),
 }
 
@@ -1061,3 +1061,25 @@ def test_malformed_url_never_keeps_the_password(
     assert pipeline.last_trace is not None
     assert secret.encode() not in pickle.dumps(pipeline.last_trace)
     assert_not_on_disk(secret, pipeline)
+
+
+@pytest.mark.parametrize(
+    "url, backend, driver, known",
+    [
+        ("postgresql+psycopg3://loader@db.example/dwh", "postgresql", "psycopg3", "psycopg"),
+        ("mysql+pymsql://loader@db.example/dwh", "mysql", "pymsql", "pymysql"),
+    ],
+)
+def test_misspelled_driver_is_named_with_the_dialects_drivers(
+    url: str, backend: str, driver: str, known: str
+) -> None:
+    """A driver name SQLAlchemy's dialect does not have is a misspelling, not a missing
+    package: the error lists the dialect's drivers instead of a pip line that cannot help."""
+    from dlt_sqlalchemy.exceptions import UnknownDriver
+
+    with pytest.raises(UnknownDriver) as raised:
+        sqlalchemy_destination(url).capabilities()
+    message = str(raised.value)
+    assert f"`{backend}` dialect has no driver `{driver}`" in message
+    assert known in message and "pip install" not in message
+    assert isinstance(raised.value, DestinationTerminalException)

@@ -12,34 +12,40 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
-from dlt_sqlalchemy.exceptions import InvalidEngineOption, MissingDriver, UnknownDialect
+from dlt_sqlalchemy.exceptions import (
+    InvalidEngineOption,
+    MissingDriver,
+    UnknownDialect,
+    UnknownDriver,
+)
 
 if TYPE_CHECKING:
     import sqlalchemy as sa
 
-# pip commands for the drivers SQLAlchemy picks by default, by backend or backend+driver
+# pip commands for the drivers SQLAlchemy picks by default, by backend or backend+driver: the
+# driver packages themselves, which install however dlt-sqlalchemy was (a clone, git, a wheel)
 _INSTALL_HINTS = {
-    "postgresql": 'pip install "dlt-sqlalchemy[postgres]"',
-    "postgresql+psycopg": 'pip install "dlt-sqlalchemy[postgres]"',
+    "postgresql": 'pip install "psycopg[binary]" (the `postgres` extra of dlt-sqlalchemy)',
+    "postgresql+psycopg": 'pip install "psycopg[binary]" (the `postgres` extra of dlt-sqlalchemy)',
     "postgresql+psycopg2": "pip install psycopg2-binary",
     "postgresql+asyncpg": "pip install asyncpg",
     "postgresql+pg8000": "pip install pg8000",
-    "mysql": 'pip install "dlt-sqlalchemy[mysql]"',
-    "mariadb": 'pip install "dlt-sqlalchemy[mysql]"',
-    "mysql+mysqldb": 'pip install "dlt-sqlalchemy[mysql]"',
-    "mariadb+mysqldb": 'pip install "dlt-sqlalchemy[mysql]"',
+    "mysql": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
+    "mariadb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
+    "mysql+mysqldb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
+    "mariadb+mysqldb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
     "mysql+pymysql": "pip install pymysql",
     "mariadb+pymysql": "pip install pymysql",
     "mysql+mysqlconnector": "pip install mysql-connector-python",
     "mariadb+mariadbconnector": "pip install mariadb",
-    "mssql": 'pip install "dlt-sqlalchemy[mssql]"',
-    "mssql+pyodbc": 'pip install "dlt-sqlalchemy[mssql]"',
+    "mssql": "pip install pyodbc (the `mssql` extra of dlt-sqlalchemy)",
+    "mssql+pyodbc": "pip install pyodbc (the `mssql` extra of dlt-sqlalchemy)",
     "mssql+pymssql": "pip install pymssql",
-    "oracle": 'pip install "dlt-sqlalchemy[oracle]"',
-    "oracle+oracledb": 'pip install "dlt-sqlalchemy[oracle]"',
+    "oracle": "pip install oracledb (the `oracle` extra of dlt-sqlalchemy)",
+    "oracle+oracledb": "pip install oracledb (the `oracle` extra of dlt-sqlalchemy)",
     "oracle+cx_oracle": "pip install cx_Oracle",
-    "duckdb": 'pip install "dlt-sqlalchemy[duckdb]"',
-    "trino": 'pip install "dlt-sqlalchemy[trino]"',
+    "duckdb": "pip install duckdb duckdb-engine (the `duckdb` extra of dlt-sqlalchemy)",
+    "trino": 'pip install "trino[sqlalchemy]" (the `trino` extra of dlt-sqlalchemy)',
 }
 
 
@@ -61,6 +67,10 @@ def load_dialect_class(url: sa.URL) -> type:
     try:
         return url.get_dialect()
     except (sa.exc.NoSuchModuleError, ImportError) as ex:
+        backend, _, driver = url.drivername.partition("+")
+        if driver and isinstance(ex, sa.exc.NoSuchModuleError) and backend in _SA_DRIVERS:
+            # SQLAlchemy has the dialect but no driver of that name: a misspelling (psycopg3)
+            raise UnknownDriver(backend, driver, _SA_DRIVERS[backend]) from None
         # some dialects ship inside their driver package (trino, duckdb-engine): a backend we
         # know by name is a missing package, with its pip line, not an unknown dialect
         if _known_backend(url.drivername):
@@ -69,6 +79,17 @@ def load_dialect_class(url: sa.URL) -> type:
         from dlt_sqlalchemy.dialects import registered_backends
 
         raise UnknownDialect(url.drivername, registered_backends()) from ex
+
+
+# the drivers of SQLAlchemy's own dialects (the part after `+` in a URL's scheme)
+_SA_DRIVERS = {
+    "postgresql": ("psycopg", "psycopg2", "pg8000", "asyncpg", "psycopg2cffi", "psycopg_async"),
+    "mysql": ("mysqldb", "pymysql", "mysqlconnector", "mariadbconnector", "asyncmy", "aiomysql"),
+    "mariadb": ("mysqldb", "pymysql", "mysqlconnector", "mariadbconnector", "asyncmy"),
+    "mssql": ("pyodbc", "pymssql", "aioodbc"),
+    "oracle": ("oracledb", "cx_oracle", "oracledb_async"),
+    "sqlite": ("pysqlite", "aiosqlite", "pysqlcipher"),
+}
 
 
 def _known_backend(drivername: str) -> bool:

@@ -5,6 +5,7 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
 
     DestinationTerminalException
     ├── UnknownDialect (also ValueError)           URL names a dialect SQLAlchemy cannot load
+    ├── UnknownDriver (also ValueError)            a driver name the dialect does not have
     ├── MissingDriver (also ImportError)           the DBAPI driver is not installed
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
@@ -46,9 +47,23 @@ class UnknownDialect(DestinationTerminalException, ValueError):
         self.backend = backend
         msg = (
             f"SQLAlchemy has no dialect `{backend}`. Check the scheme of your database URL"
-            f" (built-in dialects here: {', '.join(known)}); third-party dialects must be"
-            " pip-installed (for example `pip install sqlalchemy-exasol`)."
+            f" (dlt-sqlalchemy has capabilities for {', '.join(known)}); a third-party dialect"
+            " must be pip-installed first (for example `pip install sqlalchemy-exasol`)."
             f" {see('unknown-dialect')}"
+        )
+        super().__init__(msg)
+
+
+class UnknownDriver(DestinationTerminalException, ValueError):
+    """The URL names a driver that SQLAlchemy's dialect does not have (a misspelling, mostly)."""
+
+    def __init__(self, backend: str, driver: str, drivers: Sequence[str]) -> None:
+        self.backend = backend
+        self.driver = driver
+        msg = (
+            f"SQLAlchemy's `{backend}` dialect has no driver `{driver}`: check the spelling after"
+            f" `+` in the URL's scheme. Its drivers: {', '.join(drivers)} (`{backend}://` alone"
+            f" picks the default one). {see('missing-driver')}"
         )
         super().__init__(msg)
 
