@@ -418,3 +418,13 @@ def test_max_rows_per_insert_override_batches_inserts(
     assert not info.has_failed_jobs
     assert [n for table, n in batches if table == "players"] == [2, 2, 1]
     assert len(backend.rows(pipeline.dataset_name, "players")) == 5
+
+
+def test_load_info_and_state_name_this_package(backend: Backend) -> None:
+    """Load info says which package loaded the data (dlt's built-in destination is named
+    `sqlalchemy` too), without the password; the pipeline state records our factory's path."""
+    pipeline = backend.pipeline()
+    info = pipeline.run([{"id": 1}], table_name="t")
+    text = str(info)
+    assert "[dlt-sqlalchemy " in text
+    assert pipeline.state["destination_type"] == "dlt_sqlalchemy.sqlalchemy"

@@ -212,6 +212,12 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
             self.credentials.engine_kwargs = dict(self.engine_kwargs)
         self._place_local_database()
 
+    def __str__(self) -> str:
+        """The location dlt prints in load info (`... destination used <this> location`), with
+        the package that loaded it: load info of dlt's built-in destination reads the same
+        otherwise."""
+        return f"{self.credentials} [dlt-sqlalchemy {_package_version()}]"
+
     def _check_load_path(self) -> None:
         """A `load_path` this dialect does not have is refused when the configuration resolves,
         before extract and normalize, instead of at the load step."""
@@ -381,3 +387,12 @@ def _what_is_wrong(value: Any) -> str:
         return f"the port `{port}` is not a number"
     return "it could not be parsed (check the characters of the password: `@`, `/`, `:` and `%`" \
         " must be percent-encoded)"
+
+
+def _package_version() -> str:
+    import importlib.metadata
+
+    try:
+        return importlib.metadata.version("dlt-sqlalchemy")
+    except importlib.metadata.PackageNotFoundError:
+        return "(not installed)"
