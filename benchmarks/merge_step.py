@@ -919,9 +919,9 @@ class Bench:
         self.built_in_strategies = built_in_strategies()
 
     def timeout(self, w: Workload) -> Optional[float]:
-        """--timeout; by default 60 s plus 1 ms per row of the table and of the merge."""
+        """--timeout; by default 20 s plus 1 s per 10,000 rows of the table and of the merge."""
         if self.args.timeout is None:
-            return 60.0 + (w.dest_rows + w.in_rows) / 1000
+            return 20.0 + (w.dest_rows + w.in_rows) / 10_000
         return self.args.timeout if self.args.timeout > 0 else None
 
     def store(self, backend: str) -> Store:
@@ -1307,12 +1307,13 @@ def run_combination(
         native = not args.no_native and case == "flat" and strategy in NATIVE_STRATEGIES
         for in_rows in in_rows_list:
             v = dataclasses.replace(w, in_rows=in_rows)
-            failed: Set[str] = set()
+            done: Set[str] = set()  # failed, or out of --budget
+            spent = dict.fromkeys(destinations, 0.0)
             for repeat in range(args.repeat):
                 # alternate the order so that drift (caches, server state) hits both sides
                 order = destinations if repeat % 2 == 0 else destinations[::-1]
                 for destination in order:
-                    if destination in failed:
+                    if destination in done:
                         continue
                     runs = bench.timed_run(
                         study, templates[destination], v, repeat, native and destination == "ours"
@@ -1320,8 +1321,17 @@ def run_combination(
                     for run in runs:
                         bench.runs.append(run)
                         print_run(run)
+                    spent[destination] += runs[0].seconds or 0.0
                     if runs[0].error:
-                        failed.add(destination)
+                        done.add(destination)
+                    elif args.budget and spent[destination] > args.budget:
+                        if repeat + 1 < args.repeat:
+                            print(
+                                f"{'':<10} {'':<13} {'':<9} {destination:<8} --budget of"
+                                f" {args.budget:g} s spent: no more repetitions",
+                                flush=True,
+                            )
+                        done.add(destination)
     finally:
         for template in templates.values():
             bench.drop_template(template)
@@ -1371,6 +1381,10 @@ def summarize(bench: Bench) -> List[Dict[str, Any]]:
             if r.phase != "warm-up"
         )
     )
+    # in the order the cases ran; within a case by incoming rows, then ours, built-in, native
+    first = {k[:4]: n for n, k in reversed(list(enumerate(keys)))}
+    order = {"ours": 0, "built-in": 1, "native": 2}
+    keys.sort(key=lambda k: (first[k[:4]], k[5], order.get(k[4], 3)))
     out = []
     for key in keys:
         study, backend, strategy, case, destination, in_rows = key
@@ -1594,7 +1608,8 @@ def scaling_table(rows: List[Dict[str, Any]], dest_rows: int) -> str:
 def failure_notes(summary: List[Dict[str, Any]]) -> List[str]:
     return [
         f"  {s['backend']}/{s['strategy']}/{s['case']}/{s['destination']}"
-        f" ({s['in_rows']:,} rows): {s['failed']}"
+        f" ({s['in_rows']:,} rows{', --scaling' if s['study'] == 'scaling' else ''}):"
+        f" {s['failed']}"
         for s in summary
         if s["failed"]
     ]
@@ -1671,14 +1686,21 @@ def main(argv: Optional[List[str]] = None) -> int:
         "--timeout",
         type=float,
         help="seconds a timed load (or native merge) may take before its statements are"
-        " cancelled and the run is reported FAILED (default: 60 s plus 1 ms per row of"
-        " --dest-rows and --in-rows of the run, 170 s at the defaults; 0: no limit)",
+        " cancelled and the run is reported FAILED (default: 20 s plus 1 s per 10,000 rows of"
+        " --dest-rows and --in-rows of the run, 31 s at the defaults; 0: no limit)",
     )
     parser.add_argument(
         "--merge-indexes",
         action="store_true",
         help="create_merge_indexes=True for ours (indexes on the columns merges look rows up"
         " by; the built-in has no such option; the native reference works on ours' table)",
+    )
+    parser.add_argument(
+        "--budget",
+        type=float,
+        default=60.0,
+        help="seconds of timed loads per case and destination after which a case is not"
+        " repeated any more (60; 0: always --repeat)",
     )
     parser.add_argument("--no-native", action="store_true", help="skip the native reference")
     parser.add_argument(

@@ -255,24 +255,52 @@ def test_file_databases_copy_between_schemas(backend: str, tmp_path: Any) -> Non
 
 
 @pytest.mark.parametrize(
-    "backend, joined",
-    [("postgresql", True), ("duckdb", True), ("mysql", True), ("sqlite", False), ("mssql", False)],
+    "backend, form",
+    [
+        ("postgresql", "join"),
+        ("duckdb", "join"),
+        ("mysql", "join"),
+        ("sqlite", "in"),
+        ("mssql", "exists"),
+    ],
 )
-def test_delete_insert_deletes_through_a_join_where_the_dialect_says(
-    backend: str, joined: bool, tmp_path: Any
+def test_delete_insert_deletes_in_the_form_the_dialect_says(
+    backend: str, form: str, tmp_path: Any
 ) -> None:
     """PostgreSQL, DuckDB and MySQL / MariaDB delete the replaced rows, nested ones first, by
     joining the distinct staged keys (MySQL runs a correlated subquery of a DELETE once per
-    row); the others test EXISTS per row. Their effect is tested live in test_merge.py."""
+    row); SQLite by an uncorrelated IN, which it evaluates once; the others test EXISTS per
+    row. Their effect is tested live in test_merge.py."""
     statements = chain_sql(backend, tmp_path, "delete-insert")
     deletes = [s for s in statements if s.startswith("DELETE")]
     assert len(deletes) == 2  # nested table, then root
     nested, root = deletes
-    if joined:
+    if form == "join":
         assert "USING" in nested and "USING" in root
         assert not any("EXISTS" in s for s in deletes)
         assert "SELECT DISTINCT" in root and "JOIN" in nested
         if backend == "mysql":  # the multi-table form: DELETE FROM t USING t, (...) AS k
             assert re.match(r"DELETE FROM (\S+) USING \1, \(SELECT DISTINCT", root), root
+    elif form == "in":
+        assert not any("EXISTS" in s or "USING" in s for s in deletes)
+        assert re.search(r'"id" IN \(SELECT DISTINCT', root), root
+        assert '"_dlt_root_id" IN (SELECT' in nested
     else:
         assert "EXISTS" in nested and "EXISTS" in root and "USING" not in nested
+
+
+@pytest.mark.parametrize("backend, uses_in", [("sqlite", True), ("postgresql", False)])
+def test_upsert_and_scd2_test_membership_in_the_form_the_dialect_says(
+    backend: str, uses_in: bool, tmp_path: Any
+) -> None:
+    """SQLite (and MySQL, live in test_merge.py: its upsert asks the server for unique keys)
+    run a correlated [NOT] EXISTS per row: their upsert (gone list elements, hard deletes) and
+    scd2 (retiring, inserting new versions) use [NOT] IN."""
+    for strategy in ("upsert", "scd2"):
+        statements = chain_sql(backend, tmp_path / strategy, strategy)
+        text = " ".join(statements)
+        if uses_in:
+            assert "EXISTS (SELECT" not in text, strategy
+            assert "NOT IN (SELECT" in text, strategy
+        else:
+            assert "NOT (EXISTS" in text, strategy

@@ -36,6 +36,8 @@ _MEMORY_LOCK = threading.Lock()
 
 
 class SqliteCapabilities(DialectCapabilities):
+    prefers_in_subqueries = True
+
     truncate_with_delete = True  # there is no TRUNCATE
 
     def adjust_capabilities(

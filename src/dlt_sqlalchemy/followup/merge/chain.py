@@ -127,6 +127,29 @@ class MergeChain:
 
     # --- conditions ---------------------------------------------------------------------------
 
+    def matched(
+        self,
+        pairs: Sequence[Tuple[Any, Any]],
+        where: Sequence[TCondition] = (),
+        negate: bool = False,
+    ) -> sa.ColumnElement[bool]:
+        """Whether a row of the inner side has the outer row's values: `pairs` of (outer column,
+        inner column), the inner columns of one FROM filtered by `where`.
+
+        A correlated [NOT] EXISTS, or, where the dialect prefers it
+        (`DialectCapabilities.prefers_in_subqueries`), an uncorrelated [NOT] IN that its
+        optimizer evaluates once instead of once per outer row.
+        """
+        outer = [o for o, _ in pairs]
+        inner = [i for _, i in pairs]
+        test: sa.ColumnElement[bool]
+        if self.dialect_caps.prefers_in_subqueries:
+            values = sa.select(*inner).where(*where).correlate(None)
+            test = (outer[0] if len(outer) == 1 else sa.tuple_(*outer)).in_(values)
+        else:
+            test = sa.exists().where(*[o == i for o, i in pairs], *where)
+        return ~test if negate else test
+
     def filter_clause(self) -> List[TCondition]:
         """The `source_filter`, as a condition on staged columns named without a qualifier."""
         return [sa.text(f"({self.source_filter})")] if self.source_filter else []

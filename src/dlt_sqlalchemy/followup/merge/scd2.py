@@ -65,18 +65,16 @@ def scd2_statements(chain: MergeChain) -> List[TStatement]:
     staged = staged_root.alias("s")
     retire: List[TCondition] = [
         is_active,
-        ~sa.exists().where(staged.c[version] == root.c[version], *chain.filter_clause()),
+        chain.matched(
+            [(root.c[version], staged.c[version])], where=chain.filter_clause(), negate=True
+        ),
     ]
     if chain.destination_scope is not None:
         retire.append(chain.scope_clause())
     elif chain.merge_keys:
         partition = staged_root.alias("m")
-        retire.append(
-            sa.exists().where(
-                *[partition.c[k] == root.c[k] for k in chain.keys(chain.merge_keys)],
-                *chain.filter_clause(),
-            )
-        )
+        pairs = [(root.c[k], partition.c[k]) for k in chain.keys(chain.merge_keys)]
+        retire.append(chain.matched(pairs, where=chain.filter_clause()))
     statements.append(sa.update(root).values({root.c[valid_to]: to_boundary}).where(*retire))
 
     # insert staged versions that are not active yet (one row per version)
@@ -95,7 +93,9 @@ def scd2_statements(chain: MergeChain) -> List[TStatement]:
                 *[rows.c[c] for c in columns],
                 from_boundary.label(valid_from),
                 active_value.label(valid_to),
-            ).where(~sa.exists().where(active.c[version] == rows.c[version], active_cond)),
+            ).where(
+                chain.matched([(rows.c[version], active.c[version])], [active_cond], negate=True)
+            ),
         )
     )
 
@@ -123,7 +123,7 @@ def _nested_statements(chain: MergeChain, version_name: str) -> List[TStatement]
         staged = chain.staged(table)
         row_key = chain.key(chain.row_key(table))
         where: List[sa.ColumnElement[bool]] = [
-            ~sa.exists().where(target.c[row_key] == staged.c[row_key])
+            chain.matched([(staged.c[row_key], target.c[row_key])], negate=True)
         ]
         if chain.source_filter:
             condition = _below_selected(

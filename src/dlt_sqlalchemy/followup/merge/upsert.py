@@ -58,20 +58,15 @@ def upsert_statements(
                 deleted_roots = sa.select(rows.c[root_row_key]).where(chain.is_deleted(rows.c))
                 statements.append(sa.delete(target).where(root_key.in_(deleted_roots)))
             # list elements that are gone: rows of merged parents that were not staged again
-            statements.append(
-                sa.delete(target).where(
-                    root_key.in_(merged_roots),
-                    ~sa.exists().where(staged.c[row_key] == target.c[row_key]),
-                )
-            )
+            gone = chain.matched([(target.c[row_key], staged.c[row_key])], negate=True)
+            statements.append(sa.delete(target).where(root_key.in_(merged_roots), gone))
 
     if chain.hard_delete is not None and not insert_only:
         keys = chain.keys(chain.primary_keys)
-        statements.append(
-            sa.delete(root).where(
-                sa.exists().where(*[rows.c[k] == root.c[k] for k in keys], chain.is_deleted(rows.c))
-            )
+        deleted = chain.matched(
+            [(root.c[k], rows.c[k]) for k in keys], where=[chain.is_deleted(rows.c)]
         )
+        statements.append(sa.delete(root).where(deleted))
 
     source = sa.select(*rows.c).where(*kept).subquery("src")
     spec = _spec(chain, chain.root, root, source, chain.primary_keys, insert_only)
@@ -101,13 +96,12 @@ def _absent(chain: MergeChain, root: sa.Table) -> sa.ColumnElement[bool]:
     """
     staged = chain.staged(chain.root)
 
-    def loaded(keys: List[str], alias: str) -> sa.Exists:
+    def loaded(keys: List[str], alias: str, negate: bool = False) -> sa.ColumnElement[bool]:
         rows = staged.alias(alias)
-        return sa.exists().where(
-            *[rows.c[k] == root.c[k] for k in chain.keys(keys)], *chain.filter_clause()
-        )
+        pairs = [(root.c[k], rows.c[k]) for k in chain.keys(keys)]
+        return chain.matched(pairs, where=chain.filter_clause(), negate=negate)
 
-    conditions = [~loaded(chain.primary_keys, "s")]
+    conditions = [loaded(chain.primary_keys, "s", negate=True)]
     if chain.destination_scope is not None:
         conditions.append(chain.scope_clause())  # type: ignore[arg-type]
     elif chain.merge_keys:
