@@ -70,7 +70,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             config.normalize_staging_dataset_name(schema),
             credentials,
             caps,
-            dialect_caps,
+            dialect_caps=dialect_caps,
             staging_table_prefix=config.staging_table_prefix,
         )
         super().__init__(schema, config, sql_client)
@@ -213,11 +213,8 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         return self.dialect_caps.alter_table_add_columns(table, added)
 
     def _wants_merge_indexes(self) -> bool:
-        if self.in_staging_dataset_mode:
-            # staging tables are emptied and refilled by every load: an index there only pays
-            # where the dialect runs the merge's correlated subqueries row by row
-            return self.dialect_caps.indexes_staging_keys
-        return self.config.create_merge_indexes
+        # staging tables are emptied and refilled by every load: indexes there only slow it
+        return self.config.create_merge_indexes and not self.in_staging_dataset_mode
 
     def _merge_indexes(self, table_name: str, table: sa.Table) -> List[sa.Index]:
         """The indexes `create_merge_indexes` asks for on a new table of a merge chain."""
@@ -228,17 +225,9 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         strategy = schema.get("x-merge-strategy", "delete-insert")
         wanted: List[List[str]] = []
         primary_key = [n for n, c in columns.items() if c.get("primary_key")]
-        staging = self.in_staging_dataset_mode
-        # the upsert strategies make a UNIQUE index on the destination's primary key themselves
-        if (
-            primary_key
-            and not self.config.create_primary_keys
-            and (staging or strategy == "delete-insert")
-        ):
+        # the upsert strategies make a UNIQUE index on the primary key themselves
+        if primary_key and not self.config.create_primary_keys and strategy == "delete-insert":
             wanted.append(primary_key)
-        if staging:
-            # upserts find the staged version of a nested row by its row key
-            wanted.extend([n] for n, c in columns.items() if c.get("row_key"))
         merge_key = [n for n, c in columns.items() if c.get("merge_key")]
         if merge_key:
             wanted.append(merge_key)

@@ -20,48 +20,59 @@ that error is translated like any other.
 from __future__ import annotations
 
 import re
-from typing import Any, Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, Iterator, List, Optional, Sequence, Tuple
 
 QMARK_STYLES = frozenset({"qmark", "numeric"})
 _QUOTES = "'\"`"
 _PYFORMAT_NAME = re.compile(r"%\((\w+)\)s")
 
 
-def split_placeholders(query: str, question_marks: bool) -> Optional[List[str]]:
-    """`query` cut at its positional placeholders (n placeholders give n + 1 pieces), or None
-    when it has none. With a `%s` among them, `%%` is undone in every piece."""
-    pieces: List[str] = []
-    current: List[str] = []
-    i, n = 0, len(query)
-    found = percent_s = False
+def _tokens(query: str, question_marks: bool) -> Iterator[Tuple[str, str]]:
+    """`query` as ("sql", text) runs and its placeholders outside quotes: ("%s", ""),
+    ("?", ""), ("name", <name>) for `%(name)s`. `%%` stays in the text, as written."""
+    start = i = 0
+    n = len(query)
     while i < n:
         char = query[i]
         if char in _QUOTES:
-            end = _closing_quote(query, i)
-            current.append(query[i:end])
-            i = end
+            i = _closing_quote(query, i)
             continue
-        if char == "%" and i + 1 < n and query[i + 1] in "s%":
-            if query[i + 1] == "%":
-                current.append("%%")
-            else:
-                pieces.append("".join(current))
-                current = []
-                found = percent_s = True
+        token: Optional[Tuple[str, str]] = None
+        end = i + 1
+        if char == "%" and query.startswith("%%", i):
             i += 2
             continue
-        if char == "?" and question_marks:
-            pieces.append("".join(current))
-            current = []
-            found = True
+        if char == "%" and query.startswith("%s", i):
+            token, end = ("%s", ""), i + 2
+        elif char == "%" and (named := _PYFORMAT_NAME.match(query, i)):
+            token, end = ("name", named.group(1)), named.end()
+        elif char == "?" and question_marks:
+            token = ("?", "")
+        if token is None:
             i += 1
             continue
-        current.append(char)
-        i += 1
-    pieces.append("".join(current))
-    if not found:
+        yield "sql", query[start:i]
+        yield token
+        start = i = end
+    yield "sql", query[start:]
+
+
+def split_placeholders(query: str, question_marks: bool) -> Optional[List[str]]:
+    """`query` cut at its positional placeholders (n placeholders give n + 1 pieces), or None
+    when it has none. With a `%s` among them, `%%` is undone in every piece."""
+    pieces = [""]
+    kinds = set()
+    for kind, text in _tokens(query, question_marks):
+        if kind == "sql":
+            pieces[-1] += text
+        elif kind in ("%s", "?"):
+            kinds.add(kind)
+            pieces.append("")
+        else:  # a `%(name)s` among positional values is text, as DB-API's format style has it
+            pieces[-1] += f"%({text})s"
+    if not kinds:
         return None
-    return [piece.replace("%%", "%") for piece in pieces] if percent_s else pieces
+    return [piece.replace("%%", "%") for piece in pieces] if "%s" in kinds else pieces
 
 
 def _closing_quote(query: str, start: int) -> int:
@@ -98,28 +109,13 @@ def pyformat_to_named(query: str) -> Optional[str]:
     """`query` with its `%(name)s` placeholders (the `pyformat` style, for values passed by
     name) as SQLAlchemy's `:name` and `%%` undone; None when it has no such placeholder."""
     out: List[str] = []
-    i, n = 0, len(query)
     found = False
-    while i < n:
-        char = query[i]
-        if char in _QUOTES:
-            end = _closing_quote(query, i)
-            out.append(query[i:end])
-            i = end
-            continue
-        if char == "%":
-            match = _PYFORMAT_NAME.match(query, i)
-            if match:
-                out.append(f":{match.group(1)}")
-                found = True
-                i = match.end()
-                continue
-            if query.startswith("%%", i):
-                out.append("%%")
-                i += 2
-                continue
-        out.append(char)
-        i += 1
+    for kind, text in _tokens(query, question_marks=False):
+        if kind == "name":
+            out.append(f":{text}")
+            found = True
+        else:
+            out.append(text if kind == "sql" else "%s")
     return "".join(out).replace("%%", "%") if found else None
 
 

@@ -78,29 +78,29 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def __init__(
         self,
-        dataset_name: str,
-        staging_dataset_name: str,
+        dataset: str,
+        staging_dataset: str,
         credentials: SqlalchemyCredentials,
-        capabilities: DestinationCapabilitiesContext,
+        caps: DestinationCapabilitiesContext,
+        *,
         dialect_caps: Optional[DialectCapabilities] = None,
         staging_table_prefix: Optional[str] = None,
     ) -> None:
-        """The positional arguments are dlt's convention for every SQL client, so code that
-        copies a client (for another thread, say) builds ours the same way.
+        """Positionally as dlt builds every SQL client (dataset, staging dataset, credentials,
+        capabilities), so that code copying a client for another thread builds ours the same
+        way; the rest by keyword.
 
-        `dialect_caps` defaults to what `capabilities` carries, else to the registry's entry for
-        the URL's backend.
+        `dialect_caps` defaults to what `caps` carries, else to the registry's entry for the
+        URL's backend.
         """
-        super().__init__(
-            credentials.database or "", dataset_name, staging_dataset_name, capabilities
-        )
+        super().__init__(credentials.database or "", dataset, staging_dataset, caps)
         self.credentials = credentials
         self.dialect_caps: DialectCapabilities = (
             dialect_caps
-            or getattr(capabilities, "dialect_capabilities", None)
+            or getattr(caps, "dialect_capabilities", None)
             or get_dialect_capabilities(credentials.backend_name)
         )
-        self.home_dataset_name = dataset_name
+        self.home_dataset_name = dataset
         """The dataset this client was made for, also while `with_staging_dataset()` is active."""
         self.staging_table_prefix = staging_table_prefix
         """When set, the staging dataset is not a schema of its own: its tables live in the home

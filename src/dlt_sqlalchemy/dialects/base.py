@@ -97,13 +97,8 @@ class DialectCapabilities:
     """Merges test "a row with these keys exists over there" as an uncorrelated
     `(keys) [NOT] IN (SELECT keys ...)` instead of a correlated `[NOT] EXISTS`: for optimizers
     that run a correlated subquery once per row, but turn an uncorrelated one into a single
-    lookup table (SQLite; MariaDB 10.11 does not, in UPDATE and DELETE). The keys tested are never
+    lookup table (SQLite; MariaDB 10.11 does not in UPDATE and DELETE). The keys tested are never
     NULL (primary keys, row keys, row hashes), so NOT IN means what NOT EXISTS does."""
-    indexes_staging_keys: bool = False
-    """Staging tables of merges get (non-unique) indexes on the columns the merge looks staged
-    rows up by (primary and merge keys, row keys, scd2's row hash), when they are created:
-    for optimizers that run correlated subqueries once per destination row (MySQL, MariaDB),
-    where each run is then an index lookup instead of a scan of the staged table."""
     supports_indexes: bool = True
     """CREATE INDEX exists (Trino has none): `create_merge_indexes` is ignored where not."""
     deletes_through_joins: bool = False

@@ -144,7 +144,7 @@ class MergeChain:
         inner = [i for _, i in pairs]
         test: sa.ColumnElement[bool]
         if self.dialect_caps.prefers_in_subqueries:
-            values = sa.select(*inner).where(*where).correlate(None)
+            values = sa.select(*inner).where(*where).distinct().correlate(None)
             test = (outer[0] if len(outer) == 1 else sa.tuple_(*outer)).in_(values)
         else:
             test = sa.exists().where(*[o == i for o, i in pairs], *where)

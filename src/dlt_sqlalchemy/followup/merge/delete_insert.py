@@ -36,15 +36,11 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
     elif chain.dialect_caps.deletes_through_joins:
         for keys in key_sets:
             statements.extend(delete_joined_with_nested(chain, root, keys))
-    elif chain.dialect_caps.prefers_in_subqueries:
-        for keys in key_sets:
-            statements.extend(delete_with_nested(chain, root, staged_keys_in(chain, root, keys)))
     else:
         for keys in key_sets:
             staged = staged_root.alias("s")
-            matched = sa.exists().where(
-                *[staged.c[k] == root.c[k] for k in chain.keys(keys)], *chain.filter_clause()
-            )
+            pairs = [(root.c[k], staged.c[k]) for k in chain.keys(keys)]
+            matched = chain.matched(pairs, where=chain.filter_clause())
             statements.extend(delete_with_nested(chain, root, matched))
     if chain.destination_scope is not None or not key_sets:
         # nothing keyed deletes the rows a previous attempt of this load inserted: their row keys
@@ -97,20 +93,6 @@ def delete_with_nested(
             statements.append(sa.delete(target).where(root_key.in_(doomed)))
     statements.append(sa.delete(root).where(condition))
     return statements
-
-
-def staged_keys_in(chain: MergeChain, root: sa.Table, keys: Sequence[str]) -> TCondition:
-    """`(root keys) IN (SELECT DISTINCT keys FROM staged root)`: one uncorrelated subquery,
-    which SQLite evaluates once into a lookup table, where EXISTS rescans the staged table for
-    every destination row."""
-    staged = chain.staged(chain.root)
-    key_columns = chain.keys(keys)
-    distinct = (
-        sa.select(*[staged.c[k] for k in key_columns]).where(*chain.filter_clause()).distinct()
-    )
-    if len(key_columns) == 1:
-        return root.c[key_columns[0]].in_(distinct)
-    return sa.tuple_(*[root.c[k] for k in key_columns]).in_(distinct)
 
 
 def delete_joined_with_nested(
