@@ -89,3 +89,29 @@ def test_clients_build_without_any_driver() -> None:
         with pytest.raises(ImportError):
             __import__(module)
     assert dlt.__version__.startswith("1.31")
+
+
+@pytest.mark.parametrize(
+    "backend, key_type",
+    [("mysql", "VARCHAR(191)"), ("mssql", "NVARCHAR(450)"), ("postgresql", "TEXT")],
+)
+def test_key_text_columns_are_bounded_where_the_database_needs_it(
+    backend: str, key_type: str
+) -> None:
+    """dlt's row, parent and root keys and scd2's row version are joined on by every merge:
+    MySQL/MariaDB index them (in the derived tables merges read keys from) only when bounded,
+    SQL Server cannot index NVARCHAR(max). PostgreSQL indexes and joins TEXT as it is. Unhinted
+    text stays unbounded."""
+    client = _client(backend)
+    hints = ["row_key", "parent_key", "root_key", "x-row-version", "unique"]
+    columns = [
+        {**new_column(f"k_{hint.replace('-', '_')}", "text", nullable=False), hint: True}
+        for hint in hints
+    ] + [new_column("note", "text")]
+    client.schema.update_table(new_table("keys", columns=columns))  # type: ignore[arg-type]
+    stored = client.schema.get_table("keys")["columns"].values()
+    (create,) = _sql(client._get_table_update_sql("keys", list(stored), False), client)
+    quote = {"mysql": "`", "mssql": "]", "postgresql": '"'}[backend]
+    for hint in hints:
+        assert f"k_{hint.replace('-', '_')}{quote} {key_type} NOT NULL" in create, create
+    assert f"note{quote} {key_type}" not in create or backend == "postgresql"

@@ -285,7 +285,7 @@ def is_value_error(ex: Exception) -> bool:
 _TEXT_KEY = (
     "a TEXT or BLOB column in a key (primary key, unique, merge key, index) needs a length",
     "give the column a `precision` (text of at most that many characters), or keep MySQL's own"
-    " type mapper (dlt-sqlalchemy's), which declares key columns VARCHAR(255)",
+    " type mapper (dlt-sqlalchemy's), which declares key columns VARCHAR(191)",
 )
 _MYSQL_LIMITS: dict[int, tuple[str, str]] = {
     1117: (

@@ -347,8 +347,24 @@ def _is_tz_aware(column: TColumnSchema) -> bool:
     return column.get("timezone", True) is not False
 
 
+KEY_HINTS = (
+    "unique",
+    "primary_key",
+    "merge_key",
+    "row_key",
+    "parent_key",
+    "root_key",
+    "x-row-version",
+)
+
+
 def _is_key_column(column: TColumnSchema) -> bool:
-    return bool(column.get("unique") or column.get("primary_key") or column.get("merge_key"))
+    """Columns that are indexed or that merges join on: dlt's own row, parent and root keys
+    (`_dlt_id`, `_dlt_parent_id`, `_dlt_root_id`) and the row version of `scd2` among them."""
+    return any(
+        column.get(hint)
+        for hint in KEY_HINTS
+    )
 
 
 def _table_name(table: Any) -> str:

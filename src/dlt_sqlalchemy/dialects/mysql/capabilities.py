@@ -29,6 +29,7 @@ MAX_IDENTIFIER_LENGTH = 64
 
 class MysqlCapabilities(DialectCapabilities):
     deletes_through_joins = True
+    keys_through_derived_tables = True
 
     drop_schema_cascade = False  # DROP SCHEMA drops the whole database; no CASCADE keyword
 

@@ -19,7 +19,10 @@ from dlt_sqlalchemy.dialects.type_mapper import (
 class MysqlTypeMapper(SqlalchemyTypeMapper):
     """MySQL / MariaDB: DATETIME(fsp) without time zone, LONGTEXT, bounded key columns."""
 
-    key_text_length = 255  # utf8mb4 index limit is 3072 bytes: 768 characters at most
+    key_text_length = 191
+    """191 utf8mb4 characters are 764 bytes: indexable under every row format (767 bytes in
+    COMPACT), and within the 1000 bytes up to which MariaDB indexes the derived tables that
+    merges join on (`keys_through_derived_tables`); longer keys take an explicit precision."""
 
     def _db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         type_ = super()._db_type_from_text_type(column, table)

@@ -35,9 +35,7 @@ DEDUP_RN = "_dlt_dedup_rn"
 class MergeChain:
     """A root table and its nested tables, with their hints, as one merge sees them."""
 
-    def __init__(
-        self, table_chain: Sequence[PreparedTableSchema], job_client: JobHost
-    ) -> None:
+    def __init__(self, table_chain: Sequence[PreparedTableSchema], job_client: JobHost) -> None:
         # dlt's schema helpers are typed for `TTableSchema`, of which these are refinements
         self.tables: List[TTableSchema] = [cast(TTableSchema, t) for t in table_chain]
         self.root = self.tables[0]
@@ -138,7 +136,9 @@ class MergeChain:
 
         A correlated [NOT] EXISTS, or, where the dialect prefers it
         (`DialectCapabilities.prefers_in_subqueries`), an uncorrelated [NOT] IN that its
-        optimizer evaluates once instead of once per outer row.
+        optimizer evaluates once instead of once per outer row, or a correlated [NOT] EXISTS
+        over a derived table of the distinct inner keys
+        (`DialectCapabilities.keys_through_derived_tables`).
         """
         outer = [o for o, _ in pairs]
         inner = [i for _, i in pairs]
@@ -146,9 +146,27 @@ class MergeChain:
         if self.dialect_caps.prefers_in_subqueries:
             values = sa.select(*inner).where(*where).distinct().correlate(None)
             test = (outer[0] if len(outer) == 1 else sa.tuple_(*outer)).in_(values)
+        elif self.dialect_caps.keys_through_derived_tables:
+            keys = (
+                sa.select(*[c.label(f"k{n}") for n, c in enumerate(inner)])
+                .where(*where)
+                .distinct()
+                .subquery("keys")
+            )
+            test = sa.exists().where(*[o == keys.c[f"k{n}"] for n, o in enumerate(outer)])
         else:
             test = sa.exists().where(*[o == i for o, i in pairs], *where)
         return ~test if negate else test
+
+    def among(
+        self, column: sa.ColumnElement[Any], values: sa.Select[Any]
+    ) -> sa.ColumnElement[bool]:
+        """`column IN (values)`, with `values` (one column) read from a derived table of its
+        distinct values where the dialect says so (`keys_through_derived_tables`)."""
+        if not self.dialect_caps.keys_through_derived_tables:
+            return column.in_(values)
+        keys = values.distinct().subquery("keys")
+        return column.in_(sa.select(*keys.c).select_from(keys))
 
     def filter_clause(self) -> List[TCondition]:
         """The `source_filter`, as a condition on staged columns named without a qualifier."""

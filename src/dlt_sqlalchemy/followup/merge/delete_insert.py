@@ -66,9 +66,8 @@ def delete_insert_statements(chain: MergeChain) -> List[TStatement]:
         target = chain.target(table)
         where = []
         if needs_root_filter:
-            where.append(
-                chain.staged(table).c[chain.key(chain.root_key(table))].in_(inserted_roots)
-            )
+            root_key = chain.staged(table).c[chain.key(chain.root_key(table))]
+            where.append(chain.among(root_key, inserted_roots))
         rows = chain.staged_rows(table, "n", dedup_by=[chain.row_key(table)], where=where)
         columns = chain.column_keys(target)
         statements.append(
@@ -90,7 +89,7 @@ def delete_with_nested(
         for table in chain.nested:
             target = chain.target(table)
             root_key = target.c[chain.key(chain.root_key(table))]
-            statements.append(sa.delete(target).where(root_key.in_(doomed)))
+            statements.append(sa.delete(target).where(chain.among(root_key, doomed)))
     statements.append(sa.delete(root).where(condition))
     return statements
 
@@ -114,9 +113,9 @@ def delete_joined_with_nested(
     statements: List[TStatement] = []
     if chain.nested:
         row_key = root.c[chain.key(chain.row_key(chain.root))]
-        doomed = (
-            sa.select(row_key).select_from(root.join(staged_keys, sa.and_(*match)))
-        ).subquery("doomed")
+        doomed = (sa.select(row_key).select_from(root.join(staged_keys, sa.and_(*match)))).subquery(
+            "doomed"
+        )
         for table in chain.nested:
             target = chain.target(table)
             root_key = target.c[chain.key(chain.root_key(table))]
@@ -136,6 +135,8 @@ def _delete_previous_attempt(
     for table in chain.nested:
         target = chain.target(table)
         root_key = target.c[chain.key(chain.root_key(table))]
-        statements.append(sa.delete(target).where(root_key.in_(staged_keys)))
-    statements.append(sa.delete(root).where(root.c[chain.key(row_key_name)].in_(staged_keys)))
+        statements.append(sa.delete(target).where(chain.among(root_key, staged_keys)))
+    statements.append(
+        sa.delete(root).where(chain.among(root.c[chain.key(row_key_name)], staged_keys))
+    )
     return statements

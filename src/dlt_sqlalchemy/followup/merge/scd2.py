@@ -151,7 +151,7 @@ def _below_selected(
 ) -> sa.ColumnElement[bool]:
     root_key = get_first_column_name_with_prop(table, "root_key")
     if root_key is not None:
-        return staged.c[chain.key(root_key)].in_(filtered_roots)
+        return chain.among(staged.c[chain.key(root_key)], filtered_roots)
     parent_key = get_first_column_name_with_prop(table, "parent_key")
     parent = next(t for t in chain.tables if t["name"] == table.get("parent"))
     if parent_key is None:
@@ -161,7 +161,7 @@ def _below_selected(
     parents = sa.select(parent_staged.c[chain.key(parent_row_key)]).where(
         *[c for c in (selected[table_name(parent)],) if c is not None]
     )
-    return staged.c[chain.key(parent_key)].in_(parents)
+    return chain.among(staged.c[chain.key(parent_key)], parents)
 
 
 def _tz_aware(chain: MergeChain, column: str) -> bool:

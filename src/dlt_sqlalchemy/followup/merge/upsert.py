@@ -56,10 +56,10 @@ def upsert_statements(
             root_key = target.c[chain.key(chain.root_key(table))]
             if chain.hard_delete is not None:
                 deleted_roots = sa.select(rows.c[root_row_key]).where(chain.is_deleted(rows.c))
-                statements.append(sa.delete(target).where(root_key.in_(deleted_roots)))
+                statements.append(sa.delete(target).where(chain.among(root_key, deleted_roots)))
             # list elements that are gone: rows of merged parents that were not staged again
             gone = chain.matched([(target.c[row_key], staged.c[row_key])], negate=True)
-            statements.append(sa.delete(target).where(root_key.in_(merged_roots), gone))
+            statements.append(sa.delete(target).where(chain.among(root_key, merged_roots), gone))
 
     if chain.hard_delete is not None and not insert_only:
         keys = chain.keys(chain.primary_keys)
@@ -78,7 +78,7 @@ def upsert_statements(
         if not insert_only and (chain.hard_delete is not None or chain.source_filter):
             assert root_row_key is not None
             root_key = chain.staged(table).c[chain.key(chain.root_key(table))]
-            where.append(root_key.in_(sa.select(source.c[root_row_key])))
+            where.append(chain.among(root_key, sa.select(source.c[root_row_key])))
         nested_rows = chain.staged_rows(table, "src", dedup_by=[chain.row_key(table)], where=where)
         statements.extend(
             chain.dialect_caps.upsert_statements(
