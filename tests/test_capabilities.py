@@ -41,7 +41,7 @@ def without_driver(monkeypatch: pytest.MonkeyPatch) -> Any:
 
 
 def assert_documented_table(caps: DestinationCapabilitiesContext) -> None:
-    assert caps.preferred_loader_file_format == "typed-jsonl"
+    assert caps.preferred_loader_file_format == "parquet"  # pyarrow is installed here
     assert set(caps.supported_loader_file_formats) == {"typed-jsonl", "parquet", "model"}
     # `staging-optimized` is accepted as well and falls back to `insert-from-staging`
     assert caps.supported_replace_strategies[:2] == ["truncate-and-insert", "insert-from-staging"]
@@ -189,12 +189,51 @@ def test_datetimes_aware_and_naive_round_trip(backend: Backend) -> None:
     assert read_naive.replace(tzinfo=None) == naive
 
 
-def test_parquet_is_accepted(backend: Backend) -> None:
-    pytest.importorskip("pyarrow")
+def loaded_formats(info: Any) -> List[str]:
+    jobs = [job for package in info.load_packages for job in package.jobs["completed_jobs"]]
+    return sorted({job.job_file_info.file_format for job in jobs})
+
+
+def test_parquet_by_default_typed_jsonl_on_request(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """With pyarrow installed, normalize writes parquet for us (its writer is faster and every
+    load path reads Arrow); `loader_file_format` in code or in the environment chooses
+    typed-jsonl, and the pipeline's own argument still wins over both."""
     pipeline = backend.pipeline()
-    info = pipeline.run(make_rows(3), table_name="players", loader_file_format="parquet")
-    assert not info.has_failed_jobs
+    info = pipeline.run(make_rows(3), table_name="players")
+    assert loaded_formats(info) == ["parquet"]
     assert sorted(r[0] for r in backend.rows(pipeline.dataset_name, "players")) == [0, 1, 2]
+
+    in_code = backend.pipeline(destination=backend.destination(loader_file_format="typed-jsonl"))
+    assert loaded_formats(in_code.run(make_rows(2), table_name="players")) == ["typed-jsonl"]
+
+    monkeypatch.setenv("DESTINATION__SQLALCHEMY__LOADER_FILE_FORMAT", "typed-jsonl")
+    from_env = backend.pipeline()
+    assert loaded_formats(from_env.run(make_rows(2), table_name="players")) == ["typed-jsonl"]
+    info = from_env.run(make_rows(2), table_name="more", loader_file_format="parquet")
+    assert loaded_formats(info) == ["parquet"]
+
+
+def test_typed_jsonl_by_default_without_pyarrow(without_driver: Any) -> None:
+    without_driver("pyarrow")
+    for url in ("postgresql+psycopg://u@h/db", "sqlite:///chess.db"):
+        assert sqlalchemy(url).capabilities().preferred_loader_file_format == "typed-jsonl"
+
+
+def test_unknown_loader_file_format_is_refused_before_extract(tmp_path: Any) -> None:
+    pipeline = dlt.pipeline(
+        pipeline_name="bad_format",
+        destination=sqlalchemy(f"sqlite:///{tmp_path / 'x.db'}", loader_file_format="csvv"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    with pytest.raises(Exception) as raised:
+        pipeline.run(make_rows(2), table_name="players")
+    assert "`loader_file_format = \"csvv\"`" in str(raised.value)
+    assert "parquet, typed-jsonl" in str(raised.value)
+    assert not pipeline.list_extracted_load_packages()
+    assert not pipeline.list_normalized_load_packages()
 
 
 @pytest.mark.parametrize("backend", ["postgresql"], indirect=True)

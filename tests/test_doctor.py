@@ -152,7 +152,7 @@ def test_live_backend_would_load(backend: Backend, doctor: TRun) -> None:
     assert line(output, "sqlglot dialect").startswith(f"{sqlglot}, for pipeline.dataset()")
     assert "delete-insert, scd2, upsert, insert-only, cdc" in line(output, "merge strategies")
     assert "truncate-and-insert (in use)" in line(output, "replace strategies")
-    assert "typed-jsonl (preferred), parquet, model" in line(output, "file formats")
+    assert "parquet (preferred), typed-jsonl, model" in line(output, "file formats")
     assert status_of(output, "create schema") == "ok"
     assert status_of(output, "connection") == "ok"
     # the probe dataset is gone, and so is a database file the doctor had to open

@@ -136,7 +136,7 @@ class _CountingPath(LoadPath):
     """A registered dialect's own path, to show the hook is what the job consults."""
 
     name = "counting"
-    file_formats = ("typed-jsonl",)
+    file_formats = ("typed-jsonl", "parquet")
     calls = 0
 
     def load(self, request: LoadRequest) -> int:

@@ -548,7 +548,12 @@ def test_typed_jsonl_decoded_by_subprocesses(backend: Backend, monkeypatch: Any)
     monkeypatch.setattr(readers, "DECODE_IN_SUBPROCESS_BYTES", 1)
     path = BULK_PATHS[backend.name]
     pipeline = backend.pipeline(destination=destination(backend, path))
-    info = pipeline.run(make_rows(backend.name, "typed-jsonl"), table_name="types", columns=COLUMNS)
+    info = pipeline.run(
+        make_rows(backend.name, "typed-jsonl"),
+        table_name="types",
+        columns=COLUMNS,
+        loader_file_format="typed-jsonl",
+    )
     assert paths_used(info, "types") == {path}
     expected = expected_rows(backend.name, "typed-jsonl")
     assert_rows(read_typed(backend, pipeline.dataset_name), expected, f"{path} in subprocesses")
@@ -558,7 +563,12 @@ def test_typed_jsonl_decoded_by_subprocesses(backend: Backend, monkeypatch: Any)
     rows = [{"id": i, "n": i} for i in range(1, 20_001)]
     rows[-5]["n"] = None
     with pytest.raises(PipelineStepFailed) as raised:
-        pipeline.run(rows, table_name="t", columns={"n": {"data_type": "bigint", "nullable": True}})
+        pipeline.run(
+            rows,
+            table_name="t",
+            columns={"n": {"data_type": "bigint", "nullable": True}},
+            loader_file_format="typed-jsonl",
+        )
     assert_names_column(raised.value, "t", "n")
     table = backend.qualified(pipeline.dataset_name, "t")
     assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]

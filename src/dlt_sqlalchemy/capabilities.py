@@ -6,6 +6,7 @@ boolean support and quoting, so pipelines normalize on machines without the driv
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any, Callable, Optional
 
 import sqlalchemy as sa
@@ -19,15 +20,20 @@ from dlt_sqlalchemy.engine import load_dialect_class
 DEFAULT_BATCH_ROWS = 10_000
 
 
+def pyarrow_installed() -> bool:
+    """Whether parquet can be written and read here (without importing pyarrow, which is slow)."""
+    return importlib.util.find_spec("pyarrow") is not None
+
+
 def base_capabilities() -> DestinationCapabilitiesContext:
     """What holds for every dialect before we know which one it is."""
     caps = DestinationCapabilitiesContext.generic_capabilities(
-        preferred_loader_file_format="typed-jsonl"
+        preferred_loader_file_format="parquet" if pyarrow_installed() else "typed-jsonl"
     )
     mib = 1024 * 1024
     caps.update(
         {
-            # files: typed-jsonl by default; parquet and SQL models too; no staging destination
+            # files: parquet and typed-jsonl (the dialect prefers one), SQL models; no staging
             "supported_loader_file_formats": ["typed-jsonl", "parquet", "model"],
             "preferred_staging_file_format": None,
             "supported_staging_file_formats": [],
@@ -101,6 +107,9 @@ def apply_dialect(
     sqlglot_dialect = dialect_caps.sqlglot_dialect or sqlglot_dialect_by_lineage(dialect)
     caps.sqlglot_dialect = sqlglot_dialect  # type: ignore[assignment]
     caps.dialect_capabilities = dialect_caps
+    caps.preferred_loader_file_format = dialect_caps.preferred_loader_file_format(
+        pyarrow_installed()
+    )
     dialect_caps.adjust_capabilities(caps, dialect)
     mapper_class = dialect_caps.type_mapper_class()
     if mapper_class is not None:

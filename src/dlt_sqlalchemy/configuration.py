@@ -155,6 +155,10 @@ class SqlalchemyCredentials(ConnectionStringCredentials):
             return f"{self.drivername}://"
 
 
+FILE_FORMATS = ("parquet", "typed-jsonl")
+"""The formats `loader_file_format` may name (dlt's `model` files are SQL, not data)."""
+
+
 @configspec
 class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfiguration):
     """Options of the `sqlalchemy` destination (`[destination.sqlalchemy]`)."""
@@ -184,6 +188,11 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     load_path: Optional[str] = None
     """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
     dialect's fastest available path loads each file."""
+    loader_file_format: Optional[str] = None
+    """The file format normalize writes for this destination unless a pipeline or resource
+    says otherwise: `parquet` or `typed-jsonl`. By default the dialect's preference: parquet
+    where pyarrow is installed (dlt normalizes to parquet about 1.7x faster, and every load path
+    reads Arrow), typed-jsonl where it is not."""
     engine_args: Dict[str, Any] = dataclasses.field(default_factory=dict)
     """Deprecated name of `engine_kwargs`."""
 
@@ -194,6 +203,7 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
             logger.warning(ENGINE_ARGS_DEPRECATED)
         self.engine_kwargs = resolve_engine_kwargs(self.engine_kwargs, self.engine_args)
         self.engine_args = {}
+        self._check_loader_file_format()
         if self.credentials is None:
             return
         self._check_load_path()
@@ -217,6 +227,15 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         the package that loaded it: load info of dlt's built-in destination reads the same
         otherwise."""
         return f"{self.credentials} [dlt-sqlalchemy {_package_version()}]"
+
+    def _check_loader_file_format(self) -> None:
+        if self.loader_file_format is None or self.loader_file_format in FILE_FORMATS:
+            return
+        raise ConfigurationValueError(
+            f"`loader_file_format = \"{self.loader_file_format}\"` is not a file format the"
+            f" sqlalchemy destination loads: choose one of {', '.join(FILE_FORMATS)}, or leave it"
+            " unset for the dialect's preference (parquet where pyarrow is installed)."
+        )
 
     def _check_load_path(self) -> None:
         """A `load_path` this dialect does not have is refused when the configuration resolves,

@@ -422,10 +422,9 @@ class _Doctor:
             "info",
             ", ".join(f"{r} (in use)" if r == in_use else r for r in replace),
         )
-        formats = [
-            f"{f} (preferred)" if f == caps.preferred_loader_file_format else f
-            for f in caps.supported_loader_file_formats
-        ]
+        preferred = caps.preferred_loader_file_format
+        others = [f for f in caps.supported_loader_file_formats if f != preferred]
+        formats = [f"{preferred} (preferred)", *others]
         self.report.add("file formats", "info", ", ".join(formats))
 
     def _sqlglot(self) -> None:

@@ -107,10 +107,12 @@ class sqlalchemy(Destination[SqlalchemyClientConfiguration, "SqlalchemyJobClient
         config: SqlalchemyClientConfiguration,
         naming: NamingConvention | None,
     ) -> DestinationCapabilitiesContext:
-        """The dialect of the configured URL (or Engine) first, then dlt's naming adjustments."""
-        return super().adjust_capabilities(
-            adjust_to_credentials(caps, config.credentials), config, naming
-        )
+        """The dialect of the configured URL (or Engine) first, then the `loader_file_format`
+        option, then dlt's naming adjustments."""
+        caps = adjust_to_credentials(caps, config.credentials)
+        if config.loader_file_format:
+            caps.preferred_loader_file_format = config.loader_file_format  # type: ignore[assignment]
+        return super().adjust_capabilities(caps, config, naming)
 
 
 def _displayable_credentials(credentials: Any) -> str:

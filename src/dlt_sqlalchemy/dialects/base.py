@@ -12,6 +12,7 @@ import datetime
 from typing import Any, Dict, List, Literal, Optional, Protocol, Sequence, Tuple, Type
 
 import sqlalchemy as sa
+from dlt.common.destination import TLoaderFileFormat
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 
@@ -129,6 +130,13 @@ class DialectCapabilities:
     def type_mapper_class(self) -> Optional[Type[DataTypeMapper]]:
         """Returns the type mapper for this dialect, or None for the generic one."""
         return None
+
+    def preferred_loader_file_format(self, pyarrow_installed: bool) -> TLoaderFileFormat:
+        """The file format normalize writes by default: parquet where pyarrow is installed,
+        since dlt writes it about 1.7x faster than typed-jsonl and every load path reads Arrow
+        (parquet directly, typed-jsonl after decoding). Override for a dialect whose fastest
+        path takes typed-jsonl. The `loader_file_format` option overrides both."""
+        return "parquet" if pyarrow_installed else "typed-jsonl"
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
         """Rewrites a table before it is created or loaded; the default keeps it as it is."""
