@@ -175,7 +175,8 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Index the columns merges look destination rows up by, on tables created for the `merge`
     write disposition: merge key columns, the primary key of `delete-insert` tables (unless a
     PRIMARY KEY constraint covers it; the upsert strategies make a UNIQUE index of their own),
-    `_dlt_root_id` (else `_dlt_parent_id`) of nested tables, and the row hash of `scd2` tables.
+    `_dlt_root_id` (else `_dlt_parent_id`) of nested tables, and the row hash of `scd2` tables
+    and the row key (`_dlt_id`) of their nested tables.
     Without them every merge reads the whole destination table, so its cost grows with the
     table; with them it grows with the incoming rows. Plain (non-unique) indexes: they never
     refuse data."""

@@ -235,8 +235,10 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         root_key = [[n] for n, c in columns.items() if c.get("root_key")]
         wanted.extend(root_key or [[n] for n, c in columns.items() if c.get("parent_key")])
         if strategy == "scd2":
-            # scd2 finds the active version of a row by its hash
+            # scd2 finds the active version of a row by its hash, a nested row by its row key
             wanted.extend([n] for n, c in columns.items() if c.get("x-row-version"))
+            if schema.get("parent"):
+                wanted.extend([n] for n, c in columns.items() if c.get("row_key"))
         quoted = self.sql_client.quoted
         limit = self.capabilities.max_identifier_length
         indexes: List[sa.Index] = []

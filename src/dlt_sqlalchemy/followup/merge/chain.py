@@ -130,6 +130,7 @@ class MergeChain:
         pairs: Sequence[Tuple[Any, Any]],
         where: Sequence[TCondition] = (),
         negate: bool = False,
+        indexed: bool = False,
     ) -> sa.ColumnElement[bool]:
         """Whether a row of the inner side has the outer row's values: `pairs` of (outer column,
         inner column), the inner columns of one FROM filtered by `where`.
@@ -138,7 +139,10 @@ class MergeChain:
         (`DialectCapabilities.prefers_in_subqueries`), an uncorrelated [NOT] IN that its
         optimizer evaluates once instead of once per outer row, or a correlated [NOT] EXISTS
         over a derived table of the distinct inner keys
-        (`DialectCapabilities.keys_through_derived_tables`).
+        (`DialectCapabilities.keys_through_derived_tables`), unless the inner columns are
+        `indexed` (a destination table with `create_merge_indexes`): then a plain correlated
+        EXISTS looks each row up in the index, where a derived table would first copy every
+        key of the table.
         """
         outer = [o for o, _ in pairs]
         inner = [i for _, i in pairs]
@@ -146,7 +150,7 @@ class MergeChain:
         if self.dialect_caps.prefers_in_subqueries:
             values = sa.select(*inner).where(*where).distinct().correlate(None)
             test = (outer[0] if len(outer) == 1 else sa.tuple_(*outer)).in_(values)
-        elif self.dialect_caps.keys_through_derived_tables:
+        elif self.dialect_caps.keys_through_derived_tables and not indexed:
             keys = (
                 sa.select(*[c.label(f"k{n}") for n, c in enumerate(inner)])
                 .where(*where)
@@ -167,6 +171,14 @@ class MergeChain:
             return column.in_(values)
         keys = values.distinct().subquery("keys")
         return column.in_(sa.select(*keys.c).select_from(keys))
+
+    @property
+    def destination_indexed(self) -> bool:
+        """Whether the destination tables carry the indexes of `create_merge_indexes` (the
+        strategies' lookup columns: see `SqlalchemyJobClient._merge_indexes`)."""
+        return bool(
+            self.job_client.config.create_merge_indexes and self.dialect_caps.supports_indexes
+        )
 
     def filter_clause(self) -> List[TCondition]:
         """The `source_filter`, as a condition on staged columns named without a qualifier."""

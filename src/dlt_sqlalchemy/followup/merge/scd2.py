@@ -94,7 +94,12 @@ def scd2_statements(chain: MergeChain) -> List[TStatement]:
                 from_boundary.label(valid_from),
                 active_value.label(valid_to),
             ).where(
-                chain.matched([(rows.c[version], active.c[version])], [active_cond], negate=True)
+                chain.matched(
+                    [(rows.c[version], active.c[version])],
+                    [active_cond],
+                    negate=True,
+                    indexed=chain.destination_indexed,
+                )
             ),
         )
     )
@@ -123,7 +128,11 @@ def _nested_statements(chain: MergeChain, version_name: str) -> List[TStatement]
         staged = chain.staged(table)
         row_key = chain.key(chain.row_key(table))
         where: List[sa.ColumnElement[bool]] = [
-            chain.matched([(staged.c[row_key], target.c[row_key])], negate=True)
+            chain.matched(
+                [(staged.c[row_key], target.c[row_key])],
+                negate=True,
+                indexed=chain.destination_indexed,
+            )
         ]
         if chain.source_filter:
             condition = _below_selected(
