@@ -118,7 +118,7 @@ def test_create_table_has_no_constraints_even_when_asked_for() -> None:
         warnings.simplefilter("error")  # Trino's DDL compiler warns for each dropped constraint
         rendered = _one_line(create, client.dialect)
     assert rendered == (
-        'CREATE TABLE "games"."matches" ( "game_key" VARCHAR NOT NULL,'
+        'CREATE TABLE IF NOT EXISTS "games"."matches" ( "game_key" VARCHAR NOT NULL,'
         ' "move_id" VARCHAR NOT NULL, "white" VARCHAR, "played_at" TIMESTAMP(3) WITH TIME ZONE,'
         ' "meta" VARCHAR, "pgn" VARCHAR )'
     )

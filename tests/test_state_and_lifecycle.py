@@ -203,3 +203,22 @@ def test_unloaded_packages_survive_a_sync_before_the_dataset_exists(backend: Bac
     assert pipeline.has_pending_data
     pipeline.run()  # loads the pending package
     assert sorted(pipeline.dataset().t.select("id").fetchall()) == [(1,), (2,)]
+
+
+def test_table_created_meanwhile_by_another_loader_is_no_error(backend: Backend) -> None:
+    """Two pipelines into one new dataset (or two nodes of a cluster): the one that looked
+    first and creates second finds the table made by the other; its CREATE must not fail."""
+    first = backend.pipeline()
+    second = backend.pipeline(dataset_name=first.dataset_name)
+    second.extract(dlt.resource([{"id": 1}], name="players"))
+    second.normalize()
+    with second.destination_client() as client:
+        client.initialize_storage()
+        columns = list(client.prepare_load_table("players")["columns"].values())
+        create = client._get_table_update_sql("players", columns, False)
+    first.run([{"id": 0}], table_name="players")  # the other loader wins the race
+    with second.destination_client() as client, client.sql_client as sql:
+        for statement in create:
+            sql.execute_sql(statement)
+    second.load()
+    assert sorted(r[0] for r in backend.rows(first.dataset_name, "players")) == [0, 1]

@@ -205,7 +205,10 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
         if not generate_alter:
             table = self.sa_table(table_name, new_columns)
             indexes = self._merge_indexes(table_name, table) if self._wants_merge_indexes() else []
-            create: List[Any] = [sa.schema.CreateTable(table)]
+            # another loader may create the same table between our look and our CREATE (two
+            # pipelines into one new dataset, two nodes of a cluster): that is not an error
+            exists_ok = self.dialect_caps.creates_if_not_exists
+            create: List[Any] = [sa.schema.CreateTable(table, if_not_exists=exists_ok)]
             return create + [sa.schema.CreateIndex(index) for index in indexes]
         table = self.sa_table(table_name)
         quoted = self.sql_client.quoted

@@ -108,6 +108,10 @@ class DialectCapabilities:
     correlated subquery of a DELETE row by row (MySQL, MariaDB) and those that hash-join better
     (PostgreSQL, DuckDB)."""
 
+    creates_if_not_exists: bool = False
+    """`CREATE TABLE IF NOT EXISTS` exists (PostgreSQL, MySQL/MariaDB, SQLite, DuckDB, Trino):
+    a table that a concurrent loader created between dlt's look at the dataset and our CREATE
+    is then no error (SQL Server has no such clause; there the loser's CREATE fails)."""
     keys_through_derived_tables: bool = False
     """Merges read the keys a membership test looks up (`[NOT] EXISTS`, `IN`) from a derived
     table of the distinct keys, `(SELECT DISTINCT keys ...) AS keys`: MariaDB and MySQL run a

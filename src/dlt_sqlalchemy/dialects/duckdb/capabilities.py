@@ -19,6 +19,7 @@ from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class DuckdbCapabilities(DialectCapabilities):
+    creates_if_not_exists = True
     deletes_through_joins = True
 
     def adjust_capabilities(

@@ -28,6 +28,7 @@ MAX_IDENTIFIER_LENGTH = 64
 
 
 class MysqlCapabilities(DialectCapabilities):
+    creates_if_not_exists = True
     deletes_through_joins = True
     keys_through_derived_tables = True
 

@@ -15,6 +15,7 @@ from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 
 class PostgresqlCapabilities(DialectCapabilities):
+    creates_if_not_exists = True
     deletes_through_joins = True
 
     # NAMEDATALEN is 64 bytes; longer names are truncated silently (a NOTICE), which would make

@@ -36,6 +36,7 @@ _MEMORY_LOCK = threading.Lock()
 
 
 class SqliteCapabilities(DialectCapabilities):
+    creates_if_not_exists = True
     prefers_in_subqueries = True
 
     truncate_with_delete = True  # there is no TRUNCATE

@@ -21,6 +21,7 @@ from dlt_sqlalchemy.dialects.trino.types import MAX_FRACTION_DIGITS, TrinoTypeMa
 
 
 class TrinoCapabilities(DialectCapabilities):
+    creates_if_not_exists = True
     # Trino's information_schema.columns has no length, precision or scale columns; its
     # `data_type` spells them out (`varchar(20)`, `timestamp(3) with time zone`), which the
     # type mapper parses
