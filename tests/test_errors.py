@@ -41,6 +41,7 @@ from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
 from dlt_sqlalchemy.client.errors import secret_forms
 from dlt_sqlalchemy.exceptions import (
     DatabaseUnreachable,
+    DriverImportFailed,
     InvalidCredentials,
     MissingDriver,
     UnknownDialect,
@@ -211,11 +212,98 @@ def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> 
         pipeline.run([{"id": 1}], table_name="t")
     missing = in_chain(raised.value, MissingDriver)
     assert isinstance(missing, ImportError) and isinstance(missing, DestinationTerminalException)
+    assert not isinstance(missing, DriverImportFailed), "absent, not installed-but-broken"
     assert f"`{module}`" in str(missing) and hint in str(missing)
+    assert "which is not installed" in str(missing)
     assert hint in str(raised.value), "the install command reaches the user's error"
     assert raised.value.step == "sync", "fails before any data is taken from the source"
     failed = load_fails_but_keeps_the_data(pipeline, [{"id": 1}])
     assert hint in str(in_chain(failed, MissingDriver))
+
+
+@pytest.fixture
+def broken_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[[str, str], None]:
+    """Installs a driver module whose import fails the way CPython fails a compiled module that
+    cannot load a shared library: a plain `ImportError` (not `ModuleNotFoundError`) carrying
+    the module's name, the path of its `.so` and the dynamic loader's message. (Checked against
+    a real extension module linked to a missing `libodbc.so.2`.)"""
+    folder = tmp_path / "broken_drivers"
+    folder.mkdir()
+
+    def install(module: str, loader_message: str) -> None:
+        so_path = folder / f"{module}.cpython-311-x86_64-linux-gnu.so"
+        (folder / f"{module}.py").write_text(
+            f"raise ImportError({loader_message!r}, name={module!r}, path={str(so_path)!r})\n"
+        )
+        for name in list(sys.modules):
+            if name == module or name.startswith(module + "."):
+                monkeypatch.delitem(sys.modules, name)
+        monkeypatch.syspath_prepend(str(folder))
+
+    return install
+
+
+NO_LIBODBC = "libodbc.so.2: cannot open shared object file: No such file or directory"
+BROKEN_DRIVERS = {
+    # pyodbc present, unixODBC absent: what a fresh Debian/Ubuntu image does
+    "pyodbc without unixODBC": (
+        "mssql+pyodbc",
+        "pyodbc",
+        NO_LIBODBC,
+        ["`libodbc.so.2`", "apt-get install unixodbc", "msodbcsql18"],
+    ),
+    # any driver, any library: named from the loader's message
+    "a library we have no hint for": (
+        "postgresql+pg8000",
+        "pg8000",
+        "libfrob.so.7: cannot open shared object file: No such file or directory",
+        ["`libfrob.so.7`", "system's package manager"],
+    ),
+    # installed but broken otherwise (a version mismatch): reinstalling is the advice
+    "no library involved": (
+        "postgresql+pg8000",
+        "pg8000",
+        "cannot import name 'Connection' from 'pg8000.core'",
+        ["cannot import name 'Connection'", "Reinstall or upgrade", "pip install pg8000"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_DRIVERS))
+def test_installed_driver_that_cannot_load_says_what_is_really_missing(
+    case: str,
+    tmp_path: Any,
+    broken_driver: Callable[[str, str], None],
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    drivername, module, loader_message, expected = BROKEN_DRIVERS[case]
+    broken_driver(module, loader_message)
+    secret = new_secret()
+    pipeline = dlt.pipeline(
+        pipeline_name=f"broken_{module}",
+        destination=sqlalchemy_destination(
+            f"{drivername}://loader:{quote(secret, safe='')}@127.0.0.1/dwh"
+        ),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}], table_name="t")
+    assert raised.value.step == "sync", "found before any data is taken from the source"
+    assert not pipeline.list_extracted_load_packages()
+    assert not pipeline.list_normalized_load_packages()
+    failed = in_chain(raised.value, DriverImportFailed)
+    # still a MissingDriver (and an ImportError) for code that catches those; terminal
+    assert isinstance(failed, MissingDriver) and isinstance(failed, ImportError)
+    assert isinstance(failed, DestinationTerminalException)
+    message = str(failed)
+    assert f"`{module}` is installed" in message and "not installed" not in message
+    assert loader_message in message, "the loader's own words say what failed"
+    for words in expected:
+        assert words in message
+    assert message.endswith("#driver-import-failed")
+    assert_hidden(secret, raised.value, all_logs)
+    assert_not_on_disk(secret, pipeline)
 
 
 # --- bad input: credentials, host, database ---------------------------------------------------
