@@ -35,6 +35,8 @@ from dlt.destinations.exceptions import (
 )
 from dlt.load.exceptions import LoadClientJobRetry, LoadClientJobTerminalRetry
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.helpers import retry_load
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, require_server
 from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
@@ -512,15 +514,16 @@ def test_database_file_that_cannot_be_opened_is_terminal(
     assert str(path) in str(raised.value)
 
 
-def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> None:
-    """A DuckDB file is open for writing in one process at a time; the holder may finish."""
-    path = tmp_path / "held.duckdb"
+@contextlib.contextmanager
+def duckdb_held(path: pathlib.Path) -> Iterator[subprocess.Popen]:
+    """Another *process* holds the DuckDB file open for writing (DuckDB's file lock is per
+    process) until the block ends."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
-            " sys.stdin.read()",
+            " sys.stdin.read(); c.close()",
             str(path),
         ],
         stdin=subprocess.PIPE,
@@ -529,6 +532,27 @@ def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> No
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def assert_lock_conflict(failed: PipelineStepFailed, step: str) -> None:
+    """The run failed at `step` with a transient error naming the lock, which dlt's
+    `retry_load` retries."""
+    assert failed.step == step
+    unreachable = in_chain(failed, DatabaseUnreachable)
+    assert isinstance(unreachable, DestinationTransientException)
+    assert not isinstance(unreachable, DestinationTerminalException)
+    assert "Conflicting lock" in str(unreachable)
+    assert failed.exception is unreachable, "raised outside a job: the step's own error"
+    assert retry_load(("sync", "load"))(failed), "dlt's retry helper retries it"
+
+
+def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> None:
+    """A DuckDB file is open for writing in one process at a time; the holder may finish."""
+    path = tmp_path / "held.duckdb"
+    with duckdb_held(path):
         pipeline = dlt.pipeline(
             pipeline_name="duckdb_held",
             destination=sqlalchemy_destination(f"duckdb:///{path}"),
@@ -538,8 +562,87 @@ def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> No
         with pytest.raises(DatabaseUnreachable) as raised, pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
         assert "lock" in str(raised.value).lower()
-    finally:
-        holder.communicate("", timeout=30)
+
+
+def test_duckdb_lock_at_sync_fails_the_run_transient_before_any_data_work(
+    tmp_path: Any,
+) -> None:
+    """Held when the run starts: dlt does not retry outside a load job, so the run fails at
+    once (transient); `retry_load` (or the next run) loads once the holder lets go."""
+    path = tmp_path / "held.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_held_sync",
+        destination=sqlalchemy_destination(f"duckdb:///{path}"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    attempts = 0
+    with duckdb_held(path) as holder:
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+        assert_lock_conflict(raised.value, "sync")
+        assert not pipeline.list_extracted_load_packages()
+        assert not pipeline.list_normalized_load_packages()
+
+        # a retry loop as docs/troubleshooting.md shows it: the holder lets go after try one
+        for attempt in Retrying(
+            stop=stop_after_attempt(3),
+            wait=wait_fixed(0.1),
+            retry=retry_if_exception(retry_load(("sync", "load"))),
+            reraise=True,
+        ):
+            with attempt:
+                attempts += 1
+                if attempts == 2:
+                    holder.communicate("", timeout=30)
+                pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+    assert attempts == 2
+    assert rows_of(pipeline, "t") == [(1,), (2,)]
+
+
+def test_duckdb_lock_at_the_load_step_keeps_the_package_and_loads_it_once(
+    tmp_path: Any,
+) -> None:
+    """Held between normalize and load: the load step fails transient before any job ran, the
+    package waits, and the next load writes every row exactly once."""
+    path = tmp_path / "held.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_held_load",
+        destination=sqlalchemy_destination(f"duckdb:///{path}"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    pipeline.run([{"id": 1}], table_name="t")
+    pipeline.extract([{"id": 2}, {"id": 3}], table_name="t")
+    pipeline.normalize()
+    with duckdb_held(path):
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.load()
+        assert_lock_conflict(raised.value, "load")
+        assert pipeline.list_normalized_load_packages(), "the data waits in a pending package"
+    pipeline.load()
+    assert rows_of(pipeline, "t") == [(1,), (2,), (3,)]
+
+
+def test_duckdb_lock_met_by_a_statement_is_transient(tmp_path: Any) -> None:
+    """The same lock met by a statement (ATTACH of a file another process holds) goes
+    through the SQL client's translation, not the connect path: transient as well."""
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_attach_held",
+        destination=sqlalchemy_destination(f"duckdb:///{tmp_path / 'main.duckdb'}"),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    held = tmp_path / "other.duckdb"
+    with duckdb_held(held), pipeline.sql_client() as client:
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql(f"ATTACH '{held}' AS other")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert "Conflicting lock" in str(raised.value)
+        # a path that cannot be opened is the other IOException: terminal
+        with pytest.raises(DatabaseTerminalException) as bad_path:
+            client.execute_sql(f"ATTACH '{tmp_path / 'no_dir' / 'x.duckdb'}' AS nowhere")
+        assert_outcome(bad_path.value, DatabaseTerminalException)
 
 
 # --- classification through the SQL client ----------------------------------------------------
