@@ -223,6 +223,84 @@ def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> 
     assert hint in str(in_chain(failed, MissingDriver))
 
 
+# per live backend: a URL whose driver is not installed here, and the module it names
+ABSENT_DRIVERS = {
+    "sqlite": ("sqlite+pysqlcipher:///{dir}/x.db?cipher=aes-256-cfb", "pysqlcipher3"),
+    "duckdb": ("duckdb:///{dir}/x.duckdb", "duckdb_engine"),  # hidden by the test
+    "postgresql": ("postgresql+pg8000://loader:{pw}@127.0.0.1:5432/test", "pg8000"),
+    "mariadb": ("mariadb+mariadbconnector://loader:{pw}@127.0.0.1:3306/test", "mariadb"),
+}
+
+
+def load_storage_files(pipelines_dir: pathlib.Path) -> List[pathlib.Path]:
+    """Every file of every load package (new, extracted, normalized) under `pipelines_dir`."""
+    return [p for p in pipelines_dir.rglob("load/*/*/**/*") if p.is_file()]
+
+
+@pytest.mark.parametrize("backend_name", LIVE_BACKENDS)
+@pytest.mark.parametrize("mode", ["run", "dev_mode"])
+def test_missing_driver_is_found_before_extract_and_normalize(
+    backend_name: str,
+    mode: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    """`pipeline.run(data)` syncs with the destination before it takes any data from the
+    source; that is where the driver is first needed, and where its absence stops the run.
+
+    With `dev_mode=True` (or `restore_from_destination=false`) dlt does not contact the
+    destination before extract, and extract and normalize need no driver by design (see
+    test_capabilities.py): the load step is the first to start the client, and the package
+    waits there for the driver.
+    """
+    url, module = ABSENT_DRIVERS[backend_name]
+    if backend_name == "duckdb":
+        # the dialect ships inside duckdb-engine: make its import fail as if never installed
+        for name in [n for n in sys.modules if n.split(".")[0] == "duckdb_engine"]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "duckdb_engine", None)
+    elif importlib.util.find_spec(module) is not None:
+        pytest.skip(f"`{module}` is installed here: this test needs it absent")
+    secret = new_secret()
+    pipelines_dir = tmp_path / "p"
+    with pytest.raises(MissingDriver) if backend_name == "duckdb" else _no_raise():
+        # a dialect inside its driver package cannot even be named without the package
+        pipeline = dlt.pipeline(
+            pipeline_name=f"absent_{backend_name}_{mode}",
+            destination=sqlalchemy_destination(
+                url.format(dir=tmp_path, pw=quote(secret, safe=""))
+            ),
+            dataset_name="d",
+            pipelines_dir=str(pipelines_dir),
+            dev_mode=mode == "dev_mode",
+        )
+    if backend_name == "duckdb":
+        assert not load_storage_files(pipelines_dir)
+        return
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+    missing = in_chain(raised.value, MissingDriver)
+    assert isinstance(missing, DestinationTerminalException)
+    assert f"`{module}`" in str(missing) and "pip install" in str(missing)
+    if mode == "run":
+        assert raised.value.step == "sync"
+        assert not pipeline.list_extracted_load_packages()
+        assert not pipeline.list_normalized_load_packages()
+        assert not load_storage_files(pipelines_dir), "no data work was done"
+    else:
+        assert raised.value.step == "load"
+        assert pipeline.list_normalized_load_packages(), "the data waits for the driver"
+        assert load_storage_files(pipelines_dir), "(the check of the `run` case can see files)"
+    assert_hidden(secret, raised.value, all_logs)
+    assert_not_on_disk(secret, pipeline)
+
+
+@contextlib.contextmanager
+def _no_raise() -> Iterator[None]:
+    yield
+
+
 @pytest.fixture
 def broken_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[[str, str], None]:
     """Installs a driver module whose import fails the way CPython fails a compiled module that
