@@ -49,6 +49,7 @@ from dlt_sqlalchemy.exceptions import (
     UnknownDialect,
     ValueNotStorable,
 )
+from passwords import assert_password_nowhere, captured_logs, url_with_password
 
 DB_OUTCOMES = (DatabaseUndefinedRelation, DatabaseTerminalException, DatabaseTransientException)
 
@@ -264,9 +265,9 @@ def test_missing_driver_is_found_before_extract_and_normalize(
         pytest.skip(f"`{module}` is installed here: this test needs it absent")
     secret = new_secret()
     pipelines_dir = tmp_path / "p"
-    with pytest.raises(MissingDriver) if backend_name == "duckdb" else _no_raise():
-        # a dialect inside its driver package cannot even be named without the package
-        pipeline = dlt.pipeline(
+
+    def make_pipeline() -> dlt.Pipeline:
+        return dlt.pipeline(
             pipeline_name=f"absent_{backend_name}_{mode}",
             destination=sqlalchemy_destination(
                 url.format(dir=tmp_path, pw=quote(secret, safe=""))
@@ -275,9 +276,16 @@ def test_missing_driver_is_found_before_extract_and_normalize(
             pipelines_dir=str(pipelines_dir),
             dev_mode=mode == "dev_mode",
         )
+
     if backend_name == "duckdb":
+        # a dialect inside its driver package cannot even be named without the package
+        with pytest.raises(MissingDriver) as early:
+            make_pipeline()
+        assert "pip install duckdb duckdb-engine" in str(early.value)
+        assert "has no dialect" not in str(early.value), "a package to install, not a typo"
         assert not load_storage_files(pipelines_dir)
         return
+    pipeline = make_pipeline()
     with pytest.raises(PipelineStepFailed) as raised:
         pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
     missing = in_chain(raised.value, MissingDriver)
@@ -294,11 +302,6 @@ def test_missing_driver_is_found_before_extract_and_normalize(
         assert load_storage_files(pipelines_dir), "(the check of the `run` case can see files)"
     assert_hidden(secret, raised.value, all_logs)
     assert_not_on_disk(secret, pipeline)
-
-
-@contextlib.contextmanager
-def _no_raise() -> Iterator[None]:
-    yield
 
 
 @pytest.fixture
@@ -1186,6 +1189,13 @@ LIMIT_CASES: Dict[str, Dict[str, Any]] = {
         "columns": None,
         "says": "at most 4096",
     },
+    # 2,100 columns: SQLite's SQLITE_MAX_COLUMN is 2,000 (a plain SQLITE_ERROR)
+    "too many columns (sqlite)": {
+        "server": "sqlite",
+        "row": {f"c{i}": i for i in range(2100)},
+        "columns": None,
+        "says": "at most 2000",
+    },
     # 70 VARCHAR(255) in utf8mb4: 71,400 bytes beyond the 65,535-byte row (1118)
     "row size too large (mariadb)": {
         "server": "mariadb",
@@ -1193,47 +1203,55 @@ LIMIT_CASES: Dict[str, Dict[str, Any]] = {
         "columns": {f"t{i}": {"data_type": "text", "precision": 255} for i in range(70)},
         "says": "row size too large",
     },
+    # a 4-byte character (emoji) in a column name kept by the `direct` naming convention
+    "4-byte character in a name (mariadb)": {
+        "server": "mariadb",
+        "row": {"id": 1, "score_\U0001f600": 2},
+        "columns": None,
+        "says": "4-byte characters",
+        "naming": "direct",
+    },
 }
+# DuckDB has no column, row-size or name limit a table of dlt's could reach
 
 
-@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
-def test_table_the_server_refuses_is_terminal_with_the_limit(case: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    "case, backend",
+    [(case, spec["server"]) for case, spec in sorted(LIMIT_CASES.items())],
+    indirect=["backend"],
+)
+def test_table_the_server_refuses_is_terminal_with_the_limit(
+    case: str, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A table over a server limit fails the schema update as terminal (dlt must not retry the
-    same DDL), naming the table, the limit and what to change; no table is left."""
+    same DDL), naming the table, the limit and what to change; no table is left, and the
+    password of the credentials is nowhere."""
     from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 
     from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
     spec = LIMIT_CASES[case]
-    url = require_server(spec["server"])
-    dataset = f"limits_{uuid.uuid4().hex[:8]}"
-    pipeline = dlt.pipeline(
-        f"limits_{uuid.uuid4().hex[:8]}",
-        destination=sqlalchemy_destination(url),
-        dataset_name=dataset,
-        pipelines_dir=str(tmp_path),
-    )
-    try:
+    if spec.get("naming"):
+        monkeypatch.setenv("SCHEMA__NAMING", spec["naming"])
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        pipeline = backend.pipeline(destination=backend.destination(credentials=url))
         with pytest.raises(PipelineStepFailed) as raised:
             pipeline.run([spec["row"]], table_name="wide_table", columns=spec["columns"])
         found = chain(raised.value)
         assert any(isinstance(e, SchemaUpdateTerminalError) for e in found), found
+        assert not any(isinstance(e, DestinationTransientException) for e in found), found
         limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
         assert spec["says"] in str(limit).lower() or spec["says"] in limit.limit.lower()
         assert "wide_table" in str(raised.value)
         with pipeline.sql_client() as client:
             assert client.reflect_table("wide_table") is None
-    finally:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            cascade = " CASCADE" if spec["server"] == "postgresql" else ""
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}{cascade}")
-        engine.dispose()
+        assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
 
 
 def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: Any) -> None:
     """The spec's quick type mapper (JSON as unbounded text) on a text primary key: MySQL
-    refuses a TEXT key without a length (1170); terminal, saying to give it a precision."""
+    refuses a TEXT key without a length (1170); terminal, saying to give it a precision, naming
+    the table; no table is left and the password is nowhere."""
     from dlt_sqlalchemy import SqlalchemyTypeMapper
     from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
@@ -1241,28 +1259,26 @@ def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: An
         def db_type_from_text_type(self, column: Any, table: Any = None) -> Any:
             return sa.Text()
 
-    url = require_server("mariadb")
-    dataset = f"keys_{uuid.uuid4().hex[:8]}"
-    pipeline = dlt.pipeline(
-        f"keys_{uuid.uuid4().hex[:8]}",
-        destination=sqlalchemy_destination(
-            url, create_primary_keys=True, type_mapper=PlainTextKeys
-        ),
-        dataset_name=dataset,
-        pipelines_dir=str(tmp_path),
-    )
+    backend = Backend("mariadb", require_server("mariadb"), tmp_path)
     try:
-        with pytest.raises(PipelineStepFailed) as raised:
-            pipeline.run([{"code": "a", "n": 1}], table_name="coded", primary_key="code")
-        found = chain(raised.value)
-        limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
-        assert "precision" in limit.hint
-        assert not any(isinstance(e, DestinationTransientException) for e in found)
+        with url_with_password(backend) as (url, secret), captured_logs() as logs:
+            pipeline = backend.pipeline(
+                destination=backend.destination(
+                    credentials=url, create_primary_keys=True, type_mapper=PlainTextKeys
+                )
+            )
+            with pytest.raises(PipelineStepFailed) as raised:
+                pipeline.run([{"code": "a", "n": 1}], table_name="coded", primary_key="code")
+            found = chain(raised.value)
+            limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
+            assert "precision" in limit.hint
+            assert not any(isinstance(e, DestinationTransientException) for e in found)
+            assert "coded" in str(raised.value)
+            with pipeline.sql_client() as client:
+                assert client.reflect_table("coded") is None
+            assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
     finally:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}")
-        engine.dispose()
+        backend.cleanup()
 
 
 def _invalid_utf8_strings() -> Any:
@@ -1287,17 +1303,21 @@ def test_value_arrow_refuses_fails_the_file_naming_the_column(
     else:
         table = pa.table({"id": pa.array([1, 2], pa.int64()), "name": _invalid_utf8_strings()})
         column = "name"
-    pipeline = backend.pipeline()
-    pipeline.run(pa.table({"id": pa.array([0], pa.int64()), "name": ["kept"]}), table_name="t")
-    with pytest.raises(PipelineStepFailed) as raised:
-        pipeline.run(table, table_name="t")
-    found = chain(raised.value)
-    refused = next(e for e in found if isinstance(e, ValueNotStorable))
-    assert (refused.table_name, refused.column_name) == ("t", column)
-    assert any(isinstance(e, LoadClientJobTerminalRetry) for e in found)
-    assert not any(isinstance(e, LoadClientJobRetry) for e in found)
-    assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
-    assert len(backend.rows(pipeline.dataset_name, "t")) == 1
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        pipeline = backend.pipeline(destination=backend.destination(credentials=url))
+        kept = pa.table({"id": pa.array([0], pa.int64()), "name": ["kept"]})
+        pipeline.run(kept, table_name="t")
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run(table, table_name="t")
+        found = chain(raised.value)
+        refused = next(e for e in found if isinstance(e, ValueNotStorable))
+        assert (refused.table_name, refused.column_name) == ("t", column)
+        assert f"`{column}` of table `t`" in str(refused)
+        assert any(isinstance(e, LoadClientJobTerminalRetry) for e in found)
+        assert not any(isinstance(e, LoadClientJobRetry) for e in found)
+        assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
+        assert len(backend.rows(pipeline.dataset_name, "t")) == 1
+        assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
 
 
 @pytest.mark.parametrize(
@@ -1305,6 +1325,8 @@ def test_value_arrow_refuses_fails_the_file_naming_the_column(
     [
         ("postgresql://loader:{secret}@db.example:notaport/dwh", "the port `notaport`"),
         ("postgresqlloader:{secret}@db.example/dwh", "no `://`"),
+        ("mysql+mysqldb://loader:{secret}@db.example:33o6/dwh", "the port `33o6`"),
+        ("mariadb+mysqldb//loader:{secret}@db.example/dwh", "no `://`"),
     ],
 )
 def test_malformed_url_never_keeps_the_password(

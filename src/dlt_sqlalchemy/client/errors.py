@@ -328,12 +328,27 @@ _SQLSTATE_LIMITS: dict[str, tuple[str, str]] = {
 }
 
 
+# SQLite reports its compile-time limits as a plain SQLITE_ERROR; only its text names them
+_SQLITE_LIMITS: dict[str, tuple[str, str]] = {
+    "too many columns": (
+        "too many columns in one table (SQLite: at most 2000, its SQLITE_MAX_COLUMN default)",
+        "load fewer columns into this table: nest sparse fields (dlt's max_table_nesting),"
+        " drop unused ones, or split the resource",
+    ),
+}
+
+
 def _limit_of(orig: Any) -> Optional[tuple[str, str]]:
     errno = mysql_errno_of(orig)
     if errno is not None:
         return _MYSQL_LIMITS.get(errno)
     sqlstate = sqlstate_of(orig)
-    return _SQLSTATE_LIMITS.get(sqlstate) if sqlstate else None
+    if sqlstate:
+        return _SQLSTATE_LIMITS.get(sqlstate)
+    if (type(orig).__module__ or "").startswith("sqlite3"):
+        message = str(orig)
+        return next((v for k, v in _SQLITE_LIMITS.items() if message.startswith(k)), None)
+    return None
 
 
 def to_dlt_exception(
