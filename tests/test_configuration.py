@@ -13,6 +13,7 @@ import sqlalchemy as sa
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.exceptions import ConfigurationValueError
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
+from dlt.common.exceptions import TransientException
 from dlt.common.runtime.run_context import active
 
 from conftest import Backend, make_rows, require_server
@@ -409,12 +410,22 @@ def test_engine_kwargs_typo_is_a_configuration_error(backend: Backend) -> None:
     from dlt.pipeline.exceptions import PipelineStepFailed
 
     from dlt_sqlalchemy.exceptions import InvalidEngineOption
+    from passwords import assert_password_nowhere, captured_logs, url_with_password
 
-    pipeline = backend.pipeline(
-        destination=backend.destination(engine_kwargs={"pool_pre_pingg": True})
-    )
-    with pytest.raises(PipelineStepFailed) as raised:
-        pipeline.run(make_rows(1), table_name="players")
-    error = raised.value.exception
-    assert isinstance(error, InvalidEngineOption) and isinstance(error, ConfigurationValueError)
-    assert "pool_pre_pingg" in str(error) and "engine_kwargs" in str(error)
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        pipeline = backend.pipeline(
+            destination=backend.destination(
+                credentials=url, engine_kwargs={"pool_pre_pingg": True}
+            )
+        )
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run(make_rows(1), table_name="players")
+        error = raised.value.exception
+        assert isinstance(error, InvalidEngineOption)
+        # a configuration error, and so terminal for dlt: not retried
+        assert isinstance(error, ConfigurationValueError)
+        assert not isinstance(error, TransientException)
+        assert "pool_pre_pingg" in str(error) and "engine_kwargs" in str(error)
+        assert raised.value.step == "sync"
+        assert not pipeline.list_extracted_load_packages()
+        assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)

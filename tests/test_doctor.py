@@ -260,6 +260,31 @@ def test_missing_driver(url: str, module: str, pip: str, doctor: TRun) -> None:
     assert_hidden(secret, output)
 
 
+def test_driver_installed_without_its_system_library(
+    doctor: TRun, monkeypatch: pytest.MonkeyPatch, tmp_path: Any
+) -> None:
+    """pyodbc installed, unixODBC not: `import pyodbc` fails as CPython fails a compiled module
+    whose shared library is missing (a plain ImportError with the loader's message)."""
+    folder = tmp_path / "broken"
+    folder.mkdir()
+    (folder / "pyodbc.py").write_text(
+        "raise ImportError('libodbc.so.2: cannot open shared object file: No such file or"
+        " directory', name='pyodbc', path='/x/pyodbc.cpython-311-x86_64-linux-gnu.so')\n"
+    )
+    monkeypatch.syspath_prepend(str(folder))
+    for name in [n for n in sys.modules if n == "pyodbc" or n.startswith("pyodbc.")]:
+        monkeypatch.delitem(sys.modules, name)
+    secret = new_secret()
+    status, output = doctor(f"mssql+pyodbc://loader:{quote(secret, safe='')}@127.0.0.1/dwh")
+    assert status == 1, output
+    assert status_of(output, "driver") == "FAIL"
+    driver = " ".join(line(output, "driver").split())  # the report wraps long lines
+    assert driver.startswith("pyodbc: cannot be imported")
+    assert "libodbc.so.2" in driver and "apt-get install unixodbc" in driver
+    assert "not installed" not in driver
+    assert_hidden(secret, output)
+
+
 def test_unknown_dialect(doctor: TRun) -> None:
     secret = new_secret()
     status, output = doctor(f"nosuchdb://loader:{quote(secret, safe='')}@host/db")

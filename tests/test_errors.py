@@ -36,17 +36,21 @@ from dlt.destinations.exceptions import (
 )
 from dlt.load.exceptions import LoadClientJobRetry, LoadClientJobTerminalRetry
 from dlt.pipeline.exceptions import PipelineStepFailed
+from dlt.pipeline.helpers import retry_load
+from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
 from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, require_server
 from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
 from dlt_sqlalchemy.client.errors import secret_forms
 from dlt_sqlalchemy.exceptions import (
     DatabaseUnreachable,
+    DriverImportFailed,
     InvalidCredentials,
     MissingDriver,
     UnknownDialect,
     ValueNotStorable,
 )
+from passwords import assert_password_nowhere, captured_logs, url_with_password
 
 DB_OUTCOMES = (DatabaseUndefinedRelation, DatabaseTerminalException, DatabaseTransientException)
 
@@ -212,11 +216,178 @@ def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> 
         pipeline.run([{"id": 1}], table_name="t")
     missing = in_chain(raised.value, MissingDriver)
     assert isinstance(missing, ImportError) and isinstance(missing, DestinationTerminalException)
+    assert not isinstance(missing, DriverImportFailed), "absent, not installed-but-broken"
     assert f"`{module}`" in str(missing) and hint in str(missing)
+    assert "which is not installed" in str(missing)
     assert hint in str(raised.value), "the install command reaches the user's error"
     assert raised.value.step == "sync", "fails before any data is taken from the source"
     failed = load_fails_but_keeps_the_data(pipeline, [{"id": 1}])
     assert hint in str(in_chain(failed, MissingDriver))
+
+
+# per live backend: a URL whose driver is not installed here, and the module it names
+ABSENT_DRIVERS = {
+    "sqlite": ("sqlite+pysqlcipher:///{dir}/x.db?cipher=aes-256-cfb", "pysqlcipher3"),
+    "duckdb": ("duckdb:///{dir}/x.duckdb", "duckdb_engine"),  # hidden by the test
+    "postgresql": ("postgresql+pg8000://loader:{pw}@127.0.0.1:5432/test", "pg8000"),
+    "mariadb": ("mariadb+mariadbconnector://loader:{pw}@127.0.0.1:3306/test", "mariadb"),
+}
+
+
+def load_storage_files(pipelines_dir: pathlib.Path) -> List[pathlib.Path]:
+    """Every file of every load package (new, extracted, normalized) under `pipelines_dir`."""
+    return [p for p in pipelines_dir.rglob("load/*/*/**/*") if p.is_file()]
+
+
+@pytest.mark.parametrize("backend_name", LIVE_BACKENDS)
+@pytest.mark.parametrize("mode", ["run", "dev_mode"])
+def test_missing_driver_is_found_before_extract_and_normalize(
+    backend_name: str,
+    mode: str,
+    tmp_path: Any,
+    monkeypatch: pytest.MonkeyPatch,
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    """`pipeline.run(data)` syncs with the destination before it takes any data from the
+    source; that is where the driver is first needed, and where its absence stops the run.
+
+    With `dev_mode=True` (or `restore_from_destination=false`) dlt does not contact the
+    destination before extract, and extract and normalize need no driver by design (see
+    test_capabilities.py): the load step is the first to start the client, and the package
+    waits there for the driver.
+    """
+    url, module = ABSENT_DRIVERS[backend_name]
+    if backend_name == "duckdb":
+        # the dialect ships inside duckdb-engine: make its import fail as if never installed
+        for name in [n for n in sys.modules if n.split(".")[0] == "duckdb_engine"]:
+            monkeypatch.delitem(sys.modules, name)
+        monkeypatch.setitem(sys.modules, "duckdb_engine", None)
+    elif importlib.util.find_spec(module) is not None:
+        pytest.skip(f"`{module}` is installed here: this test needs it absent")
+    secret = new_secret()
+    pipelines_dir = tmp_path / "p"
+
+    def make_pipeline() -> dlt.Pipeline:
+        return dlt.pipeline(
+            pipeline_name=f"absent_{backend_name}_{mode}",
+            destination=sqlalchemy_destination(
+                url.format(dir=tmp_path, pw=quote(secret, safe=""))
+            ),
+            dataset_name="d",
+            pipelines_dir=str(pipelines_dir),
+            dev_mode=mode == "dev_mode",
+        )
+
+    if backend_name == "duckdb":
+        # a dialect inside its driver package cannot even be named without the package
+        with pytest.raises(MissingDriver) as early:
+            make_pipeline()
+        assert "pip install duckdb duckdb-engine" in str(early.value)
+        assert "has no dialect" not in str(early.value), "a package to install, not a typo"
+        assert not load_storage_files(pipelines_dir)
+        return
+    pipeline = make_pipeline()
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+    missing = in_chain(raised.value, MissingDriver)
+    assert isinstance(missing, DestinationTerminalException)
+    assert f"`{module}`" in str(missing) and "pip install" in str(missing)
+    if mode == "run":
+        assert raised.value.step == "sync"
+        assert not pipeline.list_extracted_load_packages()
+        assert not pipeline.list_normalized_load_packages()
+        assert not load_storage_files(pipelines_dir), "no data work was done"
+    else:
+        assert raised.value.step == "load"
+        assert pipeline.list_normalized_load_packages(), "the data waits for the driver"
+        assert load_storage_files(pipelines_dir), "(the check of the `run` case can see files)"
+    assert_hidden(secret, raised.value, all_logs)
+    assert_not_on_disk(secret, pipeline)
+
+
+@pytest.fixture
+def broken_driver(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> Callable[[str, str], None]:
+    """Installs a driver module whose import fails the way CPython fails a compiled module that
+    cannot load a shared library: a plain `ImportError` (not `ModuleNotFoundError`) carrying
+    the module's name, the path of its `.so` and the dynamic loader's message. (Checked against
+    a real extension module linked to a missing `libodbc.so.2`.)"""
+    folder = tmp_path / "broken_drivers"
+    folder.mkdir()
+
+    def install(module: str, loader_message: str) -> None:
+        so_path = folder / f"{module}.cpython-311-x86_64-linux-gnu.so"
+        (folder / f"{module}.py").write_text(
+            f"raise ImportError({loader_message!r}, name={module!r}, path={str(so_path)!r})\n"
+        )
+        for name in list(sys.modules):
+            if name == module or name.startswith(module + "."):
+                monkeypatch.delitem(sys.modules, name)
+        monkeypatch.syspath_prepend(str(folder))
+
+    return install
+
+
+NO_LIBODBC = "libodbc.so.2: cannot open shared object file: No such file or directory"
+BROKEN_DRIVERS = {
+    # pyodbc present, unixODBC absent: what a fresh Debian/Ubuntu image does
+    "pyodbc without unixODBC": (
+        "mssql+pyodbc",
+        "pyodbc",
+        NO_LIBODBC,
+        ["`libodbc.so.2`", "apt-get install unixodbc", "msodbcsql18"],
+    ),
+    # any driver, any library: named from the loader's message
+    "a library we have no hint for": (
+        "postgresql+pg8000",
+        "pg8000",
+        "libfrob.so.7: cannot open shared object file: No such file or directory",
+        ["`libfrob.so.7`", "system's package manager"],
+    ),
+    # installed but broken otherwise (a version mismatch): reinstalling is the advice
+    "no library involved": (
+        "postgresql+pg8000",
+        "pg8000",
+        "cannot import name 'Connection' from 'pg8000.core'",
+        ["cannot import name 'Connection'", "Reinstall or upgrade", "pip install pg8000"],
+    ),
+}
+
+
+@pytest.mark.parametrize("case", sorted(BROKEN_DRIVERS))
+def test_installed_driver_that_cannot_load_says_what_is_really_missing(
+    case: str,
+    tmp_path: Any,
+    broken_driver: Callable[[str, str], None],
+    all_logs: pytest.LogCaptureFixture,
+) -> None:
+    drivername, module, loader_message, expected = BROKEN_DRIVERS[case]
+    broken_driver(module, loader_message)
+    secret = new_secret()
+    pipeline = dlt.pipeline(
+        pipeline_name=f"broken_{module}",
+        destination=sqlalchemy_destination(
+            f"{drivername}://loader:{quote(secret, safe='')}@127.0.0.1/dwh"
+        ),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}], table_name="t")
+    assert raised.value.step == "sync", "found before any data is taken from the source"
+    assert not pipeline.list_extracted_load_packages()
+    assert not pipeline.list_normalized_load_packages()
+    failed = in_chain(raised.value, DriverImportFailed)
+    # still a MissingDriver (and an ImportError) for code that catches those; terminal
+    assert isinstance(failed, MissingDriver) and isinstance(failed, ImportError)
+    assert isinstance(failed, DestinationTerminalException)
+    message = str(failed)
+    assert f"`{module}` is installed" in message and "not installed" not in message
+    assert loader_message in message, "the loader's own words say what failed"
+    for words in expected:
+        assert words in message
+    assert message.endswith("#driver-import-failed")
+    assert_hidden(secret, raised.value, all_logs)
+    assert_not_on_disk(secret, pipeline)
 
 
 # --- bad input: credentials, host, database ---------------------------------------------------
@@ -425,15 +596,16 @@ def test_database_file_that_cannot_be_opened_is_terminal(
     assert str(path) in str(raised.value)
 
 
-def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> None:
-    """A DuckDB file is open for writing in one process at a time; the holder may finish."""
-    path = tmp_path / "held.duckdb"
+@contextlib.contextmanager
+def duckdb_held(path: pathlib.Path) -> Iterator[subprocess.Popen]:
+    """Another *process* holds the DuckDB file open for writing (DuckDB's file lock is per
+    process) until the block ends."""
     holder = subprocess.Popen(
         [
             sys.executable,
             "-c",
             "import duckdb, sys; c = duckdb.connect(sys.argv[1]); print('ready', flush=True);"
-            " sys.stdin.read()",
+            " sys.stdin.read(); c.close()",
             str(path),
         ],
         stdin=subprocess.PIPE,
@@ -442,6 +614,27 @@ def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> No
     )
     try:
         assert holder.stdout is not None and holder.stdout.readline().strip() == "ready"
+        yield holder
+    finally:
+        holder.communicate("", timeout=30)
+
+
+def assert_lock_conflict(failed: PipelineStepFailed, step: str) -> None:
+    """The run failed at `step` with a transient error naming the lock, which dlt's
+    `retry_load` retries."""
+    assert failed.step == step
+    unreachable = in_chain(failed, DatabaseUnreachable)
+    assert isinstance(unreachable, DestinationTransientException)
+    assert not isinstance(unreachable, DestinationTerminalException)
+    assert "Conflicting lock" in str(unreachable)
+    assert failed.exception is unreachable, "raised outside a job: the step's own error"
+    assert retry_load(("sync", "load"))(failed), "dlt's retry helper retries it"
+
+
+def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> None:
+    """A DuckDB file is open for writing in one process at a time; the holder may finish."""
+    path = tmp_path / "held.duckdb"
+    with duckdb_held(path):
         pipeline = dlt.pipeline(
             pipeline_name="duckdb_held",
             destination=sqlalchemy_destination(f"duckdb:///{path}"),
@@ -451,8 +644,87 @@ def test_duckdb_file_locked_by_another_process_is_transient(tmp_path: Any) -> No
         with pytest.raises(DatabaseUnreachable) as raised, pipeline.sql_client() as client:
             client.execute_sql("SELECT 1")
         assert "lock" in str(raised.value).lower()
-    finally:
-        holder.communicate("", timeout=30)
+
+
+def test_duckdb_lock_at_sync_fails_the_run_transient_before_any_data_work(
+    tmp_path: Any,
+) -> None:
+    """Held when the run starts: dlt does not retry outside a load job, so the run fails at
+    once (transient); `retry_load` (or the next run) loads once the holder lets go."""
+    path = tmp_path / "held.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_held_sync",
+        destination=sqlalchemy_destination(f"duckdb:///{path}"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    attempts = 0
+    with duckdb_held(path) as holder:
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+        assert_lock_conflict(raised.value, "sync")
+        assert not pipeline.list_extracted_load_packages()
+        assert not pipeline.list_normalized_load_packages()
+
+        # a retry loop as docs/troubleshooting.md shows it: the holder lets go after try one
+        for attempt in Retrying(
+            stop=stop_after_attempt(3),
+            wait=wait_fixed(0.1),
+            retry=retry_if_exception(retry_load(("sync", "load"))),
+            reraise=True,
+        ):
+            with attempt:
+                attempts += 1
+                if attempts == 2:
+                    holder.communicate("", timeout=30)
+                pipeline.run([{"id": 1}, {"id": 2}], table_name="t")
+    assert attempts == 2
+    assert rows_of(pipeline, "t") == [(1,), (2,)]
+
+
+def test_duckdb_lock_at_the_load_step_keeps_the_package_and_loads_it_once(
+    tmp_path: Any,
+) -> None:
+    """Held between normalize and load: the load step fails transient before any job ran, the
+    package waits, and the next load writes every row exactly once."""
+    path = tmp_path / "held.duckdb"
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_held_load",
+        destination=sqlalchemy_destination(f"duckdb:///{path}"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    pipeline.run([{"id": 1}], table_name="t")
+    pipeline.extract([{"id": 2}, {"id": 3}], table_name="t")
+    pipeline.normalize()
+    with duckdb_held(path):
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.load()
+        assert_lock_conflict(raised.value, "load")
+        assert pipeline.list_normalized_load_packages(), "the data waits in a pending package"
+    pipeline.load()
+    assert rows_of(pipeline, "t") == [(1,), (2,), (3,)]
+
+
+def test_duckdb_lock_met_by_a_statement_is_transient(tmp_path: Any) -> None:
+    """The same lock met by a statement (ATTACH of a file another process holds) goes
+    through the SQL client's translation, not the connect path: transient as well."""
+    pipeline = dlt.pipeline(
+        pipeline_name="duckdb_attach_held",
+        destination=sqlalchemy_destination(f"duckdb:///{tmp_path / 'main.duckdb'}"),
+        dataset_name="d",
+        pipelines_dir=str(tmp_path / "p"),
+    )
+    held = tmp_path / "other.duckdb"
+    with duckdb_held(held), pipeline.sql_client() as client:
+        with pytest.raises(DatabaseTransientException) as raised:
+            client.execute_sql(f"ATTACH '{held}' AS other")
+        assert_outcome(raised.value, DatabaseTransientException)
+        assert "Conflicting lock" in str(raised.value)
+        # a path that cannot be opened is the other IOException: terminal
+        with pytest.raises(DatabaseTerminalException) as bad_path:
+            client.execute_sql(f"ATTACH '{tmp_path / 'no_dir' / 'x.duckdb'}' AS nowhere")
+        assert_outcome(bad_path.value, DatabaseTerminalException)
 
 
 # --- classification through the SQL client ----------------------------------------------------
@@ -934,6 +1206,13 @@ LIMIT_CASES: Dict[str, Dict[str, Any]] = {
         "columns": None,
         "says": "at most 4096",
     },
+    # 2,100 columns: SQLite's SQLITE_MAX_COLUMN is 2,000 (a plain SQLITE_ERROR)
+    "too many columns (sqlite)": {
+        "server": "sqlite",
+        "row": {f"c{i}": i for i in range(2100)},
+        "columns": None,
+        "says": "at most 2000",
+    },
     # 70 VARCHAR(255) in utf8mb4: 71,400 bytes beyond the 65,535-byte row (1118)
     "row size too large (mariadb)": {
         "server": "mariadb",
@@ -941,47 +1220,55 @@ LIMIT_CASES: Dict[str, Dict[str, Any]] = {
         "columns": {f"t{i}": {"data_type": "text", "precision": 255} for i in range(70)},
         "says": "row size too large",
     },
+    # a 4-byte character (emoji) in a column name kept by the `direct` naming convention
+    "4-byte character in a name (mariadb)": {
+        "server": "mariadb",
+        "row": {"id": 1, "score_\U0001f600": 2},
+        "columns": None,
+        "says": "4-byte characters",
+        "naming": "direct",
+    },
 }
+# DuckDB has no column, row-size or name limit a table of dlt's could reach
 
 
-@pytest.mark.parametrize("case", sorted(LIMIT_CASES))
-def test_table_the_server_refuses_is_terminal_with_the_limit(case: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize(
+    "case, backend",
+    [(case, spec["server"]) for case, spec in sorted(LIMIT_CASES.items())],
+    indirect=["backend"],
+)
+def test_table_the_server_refuses_is_terminal_with_the_limit(
+    case: str, backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """A table over a server limit fails the schema update as terminal (dlt must not retry the
-    same DDL), naming the table, the limit and what to change; no table is left."""
+    same DDL), naming the table, the limit and what to change; no table is left, and the
+    password of the credentials is nowhere."""
     from dlt.common.destination.exceptions import SchemaUpdateTerminalError
 
     from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
     spec = LIMIT_CASES[case]
-    url = require_server(spec["server"])
-    dataset = f"limits_{uuid.uuid4().hex[:8]}"
-    pipeline = dlt.pipeline(
-        f"limits_{uuid.uuid4().hex[:8]}",
-        destination=sqlalchemy_destination(url),
-        dataset_name=dataset,
-        pipelines_dir=str(tmp_path),
-    )
-    try:
+    if spec.get("naming"):
+        monkeypatch.setenv("SCHEMA__NAMING", spec["naming"])
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        pipeline = backend.pipeline(destination=backend.destination(credentials=url))
         with pytest.raises(PipelineStepFailed) as raised:
             pipeline.run([spec["row"]], table_name="wide_table", columns=spec["columns"])
         found = chain(raised.value)
         assert any(isinstance(e, SchemaUpdateTerminalError) for e in found), found
+        assert not any(isinstance(e, DestinationTransientException) for e in found), found
         limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
         assert spec["says"] in str(limit).lower() or spec["says"] in limit.limit.lower()
         assert "wide_table" in str(raised.value)
         with pipeline.sql_client() as client:
             assert client.reflect_table("wide_table") is None
-    finally:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            cascade = " CASCADE" if spec["server"] == "postgresql" else ""
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}{cascade}")
-        engine.dispose()
+        assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
 
 
 def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: Any) -> None:
     """The spec's quick type mapper (JSON as unbounded text) on a text primary key: MySQL
-    refuses a TEXT key without a length (1170); terminal, saying to give it a precision."""
+    refuses a TEXT key without a length (1170); terminal, saying to give it a precision, naming
+    the table; no table is left and the password is nowhere."""
     from dlt_sqlalchemy import SqlalchemyTypeMapper
     from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
@@ -989,28 +1276,26 @@ def test_text_key_without_length_on_mysql_is_terminal_with_the_hint(tmp_path: An
         def db_type_from_text_type(self, column: Any, table: Any = None) -> Any:
             return sa.Text()
 
-    url = require_server("mariadb")
-    dataset = f"keys_{uuid.uuid4().hex[:8]}"
-    pipeline = dlt.pipeline(
-        f"keys_{uuid.uuid4().hex[:8]}",
-        destination=sqlalchemy_destination(
-            url, create_primary_keys=True, type_mapper=PlainTextKeys
-        ),
-        dataset_name=dataset,
-        pipelines_dir=str(tmp_path),
-    )
+    backend = Backend("mariadb", require_server("mariadb"), tmp_path)
     try:
-        with pytest.raises(PipelineStepFailed) as raised:
-            pipeline.run([{"code": "a", "n": 1}], table_name="coded", primary_key="code")
-        found = chain(raised.value)
-        limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
-        assert "precision" in limit.hint
-        assert not any(isinstance(e, DestinationTransientException) for e in found)
+        with url_with_password(backend) as (url, secret), captured_logs() as logs:
+            pipeline = backend.pipeline(
+                destination=backend.destination(
+                    credentials=url, create_primary_keys=True, type_mapper=PlainTextKeys
+                )
+            )
+            with pytest.raises(PipelineStepFailed) as raised:
+                pipeline.run([{"code": "a", "n": 1}], table_name="coded", primary_key="code")
+            found = chain(raised.value)
+            limit = next(e for e in found if isinstance(e, DatabaseLimitExceeded))
+            assert "precision" in limit.hint
+            assert not any(isinstance(e, DestinationTransientException) for e in found)
+            assert "coded" in str(raised.value)
+            with pipeline.sql_client() as client:
+                assert client.reflect_table("coded") is None
+            assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
     finally:
-        engine = sa.create_engine(url)
-        with engine.begin() as connection:
-            connection.exec_driver_sql(f"DROP SCHEMA IF EXISTS {dataset}")
-        engine.dispose()
+        backend.cleanup()
 
 
 def _invalid_utf8_strings() -> Any:
@@ -1035,17 +1320,21 @@ def test_value_arrow_refuses_fails_the_file_naming_the_column(
     else:
         table = pa.table({"id": pa.array([1, 2], pa.int64()), "name": _invalid_utf8_strings()})
         column = "name"
-    pipeline = backend.pipeline()
-    pipeline.run(pa.table({"id": pa.array([0], pa.int64()), "name": ["kept"]}), table_name="t")
-    with pytest.raises(PipelineStepFailed) as raised:
-        pipeline.run(table, table_name="t")
-    found = chain(raised.value)
-    refused = next(e for e in found if isinstance(e, ValueNotStorable))
-    assert (refused.table_name, refused.column_name) == ("t", column)
-    assert any(isinstance(e, LoadClientJobTerminalRetry) for e in found)
-    assert not any(isinstance(e, LoadClientJobRetry) for e in found)
-    assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
-    assert len(backend.rows(pipeline.dataset_name, "t")) == 1
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        pipeline = backend.pipeline(destination=backend.destination(credentials=url))
+        kept = pa.table({"id": pa.array([0], pa.int64()), "name": ["kept"]})
+        pipeline.run(kept, table_name="t")
+        with pytest.raises(PipelineStepFailed) as raised:
+            pipeline.run(table, table_name="t")
+        found = chain(raised.value)
+        refused = next(e for e in found if isinstance(e, ValueNotStorable))
+        assert (refused.table_name, refused.column_name) == ("t", column)
+        assert f"`{column}` of table `t`" in str(refused)
+        assert any(isinstance(e, LoadClientJobTerminalRetry) for e in found)
+        assert not any(isinstance(e, LoadClientJobRetry) for e in found)
+        assert backend.rows(pipeline.dataset_name, "t", order_by="id")[0][:2] == (0, "kept")
+        assert len(backend.rows(pipeline.dataset_name, "t")) == 1
+        assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
 
 
 @pytest.mark.parametrize(
@@ -1053,6 +1342,8 @@ def test_value_arrow_refuses_fails_the_file_naming_the_column(
     [
         ("postgresql://loader:{secret}@db.example:notaport/dwh", "the port `notaport`"),
         ("postgresqlloader:{secret}@db.example/dwh", "no `://`"),
+        ("mysql+mysqldb://loader:{secret}@db.example:33o6/dwh", "the port `33o6`"),
+        ("mariadb+mysqldb//loader:{secret}@db.example/dwh", "no `://`"),
     ],
 )
 def test_malformed_url_never_keeps_the_password(

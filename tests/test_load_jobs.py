@@ -119,17 +119,23 @@ def test_forced_load_path_is_used_and_an_unknown_one_is_refused(backend: Backend
     pipeline = backend.pipeline(destination=backend.destination(load_path="executemany"))
     info = pipeline.run([{"id": 1}], table_name="t")
     assert _load_paths_of(info) == {"executemany"}
-    broken = backend.pipeline(destination=backend.destination(load_path="carrier_pigeon"))
-    with pytest.raises(Exception, match="carrier_pigeon") as failure:
-        broken.run([{"id": 1}], table_name="t")
-    assert "executemany" in str(failure.value)
-    # refused while the configuration resolves, before extract and normalize did any work
     from dlt.common.configuration.exceptions import ConfigurationValueError
 
-    assert isinstance(failure.value.exception, ConfigurationValueError)  # type: ignore[attr-defined]
-    assert failure.value.step == "sync"  # type: ignore[attr-defined]
-    assert not broken.list_extracted_load_packages()
-    assert not broken.list_normalized_load_packages()
+    from passwords import assert_password_nowhere, captured_logs, url_with_password
+
+    with url_with_password(backend) as (url, secret), captured_logs() as logs:
+        broken = backend.pipeline(
+            destination=backend.destination(credentials=url, load_path="carrier_pigeon")
+        )
+        with pytest.raises(Exception, match="carrier_pigeon") as failure:
+            broken.run([{"id": 1}], table_name="t")
+        assert "executemany" in str(failure.value)
+        # refused while the configuration resolves, before extract and normalize did any work
+        assert isinstance(failure.value.exception, ConfigurationValueError)  # type: ignore[attr-defined]
+        assert failure.value.step == "sync"  # type: ignore[attr-defined]
+        assert not broken.list_extracted_load_packages()
+        assert not broken.list_normalized_load_packages()
+        assert_password_nowhere(secret, failure.value, logs.getvalue(), broken)
 
 
 class _CountingPath(LoadPath):

@@ -534,12 +534,26 @@ def test_nan_from_parquet_per_backend(backend: Backend, caplog: pytest.LogCaptur
     data = pa.table({"id": [1, 2, 3], "x": [1.5, float("nan"), None]})
     pipeline = backend.pipeline()
     if backend.name == "mariadb":
-        with pytest.raises(PipelineStepFailed) as raised:
-            pipeline.run(data, table_name="t")
-        refused = raised.value.exception
-        while refused is not None and not isinstance(refused, ValueNotStorable):
-            refused = refused.__cause__ or refused.__context__  # type: ignore[assignment]
-        assert refused is not None and refused.column_name == "x"
+        from dlt.load.exceptions import LoadClientJobTerminalRetry
+
+        from passwords import assert_password_nowhere, captured_logs, url_with_password
+
+        with url_with_password(backend) as (url, secret), captured_logs() as logs:
+            pipeline = backend.pipeline(destination=backend.destination(credentials=url))
+            pipeline.run(pa.table({"id": [0], "x": [0.5]}), table_name="t")
+            with pytest.raises(PipelineStepFailed) as raised:
+                pipeline.run(data, table_name="t")
+            # terminal: dlt does not retry the job
+            assert isinstance(raised.value.exception, LoadClientJobTerminalRetry)
+            refused = raised.value.exception
+            while refused is not None and not isinstance(refused, ValueNotStorable):
+                refused = refused.__cause__ or refused.__context__  # type: ignore[assignment]
+            assert refused is not None and refused.column_name == "x"
+            assert "`x` of table `t`" in str(refused)
+            # no row of the failed file: only the one loaded before
+            rows = backend.rows(pipeline.dataset_name, "t", order_by="id")
+            assert [tuple(r[:2]) for r in rows] == [(0, 0.5)]
+            assert_password_nowhere(secret, raised.value, logs.getvalue(), pipeline)
         return
     dlt_logger = logging.getLogger("dlt")  # dlt's logger does not propagate to the root
     dlt_logger.addHandler(caplog.handler)

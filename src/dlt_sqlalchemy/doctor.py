@@ -56,9 +56,11 @@ from dlt_sqlalchemy.configuration import (
     is_memory_database,
 )
 from dlt_sqlalchemy.dialects import DialectCapabilities, get_dialect_capabilities
+from dlt_sqlalchemy.driver_import import driver_import_error
 from dlt_sqlalchemy.engine import install_hint, load_dialect_class
 from dlt_sqlalchemy.exceptions import (
     DatabaseUnreachable,
+    DriverImportFailed,
     InvalidCredentials,
     MissingDriver,
     UnknownDialect,
@@ -334,7 +336,7 @@ class _Doctor:
         except MissingDriver as ex:
             # dialects shipped inside their driver package (duckdb-engine, trino)
             self.report.add("dialect", "info", str(credentials.drivername))
-            self.report.add("driver", "fail", "not installed", [str(ex)])
+            self.report.add("driver", "fail", _driver_state(ex), [str(ex)])
             return False
         self.dialect_caps = get_dialect_capabilities(credentials.backend_name, dialect_cls.name)
         handled_by = type(self.dialect_caps)
@@ -360,11 +362,11 @@ class _Doctor:
             load = getattr(self.dialect_cls, "import_dbapi", None) or self.dialect_cls.dbapi
             dbapi = load()
         except ImportError as ex:
-            missing = MissingDriver(drivername, ex.name, install_hint(drivername))
+            missing = driver_import_error(drivername, ex, install_hint(drivername))
             self.report.add(
                 "driver",
                 "fail",
-                f"{self.dialect_cls.driver}: not installed",
+                f"{self.dialect_cls.driver}: {_driver_state(missing)}",
                 [str(missing), "(the capabilities below come from the dialect class alone)"],
             )
             return False
@@ -714,6 +716,11 @@ def _provider_file(provider: str, traces: Sequence[ResolvedValueTrace]) -> str:
     except Exception:
         pass
     return location
+
+
+def _driver_state(missing: MissingDriver) -> str:
+    """A driver that pip must install, or one installed whose import fails (a system library)."""
+    return "cannot be imported" if isinstance(missing, DriverImportFailed) else "not installed"
 
 
 def _driver_version(driver: str, dbapi: Any) -> str:

@@ -12,6 +12,7 @@ import re
 import threading
 from typing import TYPE_CHECKING, Any, Callable, Dict, Optional
 
+from dlt_sqlalchemy.driver_import import driver_import_error
 from dlt_sqlalchemy.exceptions import (
     InvalidEngineOption,
     MissingDriver,
@@ -74,8 +75,10 @@ def load_dialect_class(url: sa.URL) -> type:
         # some dialects ship inside their driver package (trino, duckdb-engine): a backend we
         # know by name is a missing package, with its pip line, not an unknown dialect
         if _known_backend(url.drivername):
-            module = ex.name if isinstance(ex, ImportError) else None
-            raise MissingDriver(url.drivername, module, install_hint(url.drivername)) from ex
+            hint = install_hint(url.drivername)
+            if isinstance(ex, ImportError):
+                raise driver_import_error(url.drivername, ex, hint) from ex
+            raise MissingDriver(url.drivername, None, hint) from ex
         from dlt_sqlalchemy.dialects import registered_backends
 
         raise UnknownDialect(url.drivername, registered_backends()) from ex
@@ -105,7 +108,7 @@ def create_engine(url: sa.URL, engine_kwargs: Dict[str, Any]) -> sa.Engine:
     try:
         return sa.create_engine(url, **engine_kwargs)
     except ImportError as ex:
-        raise MissingDriver(url.drivername, ex.name, install_hint(url.drivername)) from ex
+        raise driver_import_error(url.drivername, ex, install_hint(url.drivername)) from ex
     except TypeError as ex:
         unknown = _INVALID_ARGUMENTS.search(str(ex))
         if unknown is None:

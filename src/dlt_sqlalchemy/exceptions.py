@@ -7,6 +7,7 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     ├── UnknownDialect (also ValueError)           URL names a dialect SQLAlchemy cannot load
     ├── UnknownDriver (also ValueError)            a driver name the dialect does not have
     ├── MissingDriver (also ImportError)           the DBAPI driver is not installed
+    │   └── DriverImportFailed                     ... or installed, but its import fails
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
     ├── InvalidCredentials                         authentication failed, unknown database
@@ -72,12 +73,52 @@ class MissingDriver(DestinationTerminalException, ImportError):
     def __init__(self, drivername: str, module: Optional[str], install_hint: str) -> None:
         self.drivername = drivername
         self.module = module
+        self.install_hint = install_hint
         what = f"the `{module}` module" if module else "its DBAPI driver"
         msg = (
             f"The `{drivername}` dialect needs {what}, which is not installed."
             f" Install it with: {install_hint}. {see('missing-driver')}"
         )
         super().__init__(msg)
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.drivername, self.module, self.install_hint))
+
+
+class DriverImportFailed(MissingDriver):
+    """The driver package is installed, but importing it fails: mostly a system library its
+    compiled module links to is missing (unixODBC for pyodbc, libpq, the MySQL client library).
+    pip cannot fix that, so the message names the library and what provides it instead.
+
+    A `MissingDriver`, so code that catches a missing driver catches this one too.
+    """
+
+    def __init__(
+        self,
+        drivername: str,
+        module: Optional[str],
+        reason: str,
+        library: Optional[str],
+        remedy: str,
+    ) -> None:
+        self.drivername = drivername
+        self.module = module
+        self.install_hint = remedy
+        self.reason = reason
+        self.library = library
+        what = f"`{module}`" if module else "its DBAPI driver"
+        missing = f" The system library `{library}` it needs is missing." if library else ""
+        msg = (
+            f"The `{drivername}` dialect's driver {what} is installed, but importing it failed:"
+            f" {reason}.{missing} {remedy} {see('driver-import-failed')}"
+        )
+        DestinationTerminalException.__init__(self, msg)
+
+    def __reduce__(self) -> Any:
+        return (
+            type(self),
+            (self.drivername, self.module, self.reason, self.library, self.install_hint),
+        )
 
 
 class InvalidEngineOption(ConfigurationValueError):

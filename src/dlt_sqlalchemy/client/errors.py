@@ -170,7 +170,9 @@ _DUCKDB_CLASSES: dict[str, TErrorClass] = {
     "TransactionException": "transient",  # write-write conflict between transactions
     "ConnectionException": "transient",
     "InterruptException": "transient",
-    "IOException": "transient",  # includes another process holding the file lock
+    # another process holding the file lock, a disk error; the dialect's hook tells a path
+    # that cannot be opened (terminal) apart by its text
+    "IOException": "transient",
     "OutOfMemoryException": "transient",
 }
 _DUCKDB_VALUE_ERRORS = frozenset(
@@ -194,11 +196,6 @@ _TRANSIENT_PATTERNS = re.compile(
 _REFUSED_PATTERNS = re.compile(
     r"\bFATAL:|password|authenticat|access denied|permission denied|not permitted|"
     r"does not exist|unknown database|no pg_hba\.conf entry|login failed",
-    re.IGNORECASE,
-)
-# an embedded database file that cannot be created where the URL points
-_MISSING_FILE = re.compile(
-    r"no such file or directory|not a directory|is a directory|permission denied|read-only",
     re.IGNORECASE,
 )
 # messages that name the missing table as the first thing SQLite says
@@ -240,10 +237,6 @@ def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) 
     verdict: Optional[TErrorClass] = None
     if dialect_caps is not None and orig is not None:
         verdict = dialect_caps.classify_error(orig)
-    if verdict is None and _is_duckdb(orig) and type(orig).__name__ == "IOException":
-        # one class for "another process holds the file" (wait) and "no such directory" (fix
-        # the path); DuckDB gives nothing but the text to tell them apart
-        return "terminal" if _MISSING_FILE.search(str(orig)) else "transient"
     if verdict is None:
         verdict = _by_codes(orig)
     if verdict is None:
@@ -335,12 +328,27 @@ _SQLSTATE_LIMITS: dict[str, tuple[str, str]] = {
 }
 
 
+# SQLite reports its compile-time limits as a plain SQLITE_ERROR; only its text names them
+_SQLITE_LIMITS: dict[str, tuple[str, str]] = {
+    "too many columns": (
+        "too many columns in one table (SQLite: at most 2000, its SQLITE_MAX_COLUMN default)",
+        "load fewer columns into this table: nest sparse fields (dlt's max_table_nesting),"
+        " drop unused ones, or split the resource",
+    ),
+}
+
+
 def _limit_of(orig: Any) -> Optional[tuple[str, str]]:
     errno = mysql_errno_of(orig)
     if errno is not None:
         return _MYSQL_LIMITS.get(errno)
     sqlstate = sqlstate_of(orig)
-    return _SQLSTATE_LIMITS.get(sqlstate) if sqlstate else None
+    if sqlstate:
+        return _SQLSTATE_LIMITS.get(sqlstate)
+    if (type(orig).__module__ or "").startswith("sqlite3"):
+        message = str(orig)
+        return next((v for k, v in _SQLITE_LIMITS.items() if message.startswith(k)), None)
+    return None
 
 
 def to_dlt_exception(

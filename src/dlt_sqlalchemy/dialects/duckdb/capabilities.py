@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import List, Optional, Sequence
 
 import sqlalchemy as sa
@@ -11,11 +12,20 @@ from sqlalchemy.dialects import postgresql
 from dlt_sqlalchemy.dialects.base import (
     DialectCapabilities,
     DialectSqlClient,
+    TErrorClass,
     schema_in_information_schema,
 )
 from dlt_sqlalchemy.dialects.duckdb.types import DuckdbTypeMapper
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
+
+# DuckDB raises one IOException for another process holding the file (it may let go: transient)
+# and for a path that cannot be opened (only a new path helps: terminal); only the text differs
+_LOCK_CONFLICT = re.compile(r"could not set lock|conflicting lock", re.IGNORECASE)
+_UNUSABLE_PATH = re.compile(
+    r"no such file or directory|not a directory|is a directory|permission denied|read-only",
+    re.IGNORECASE,
+)
 
 
 class DuckdbCapabilities(DialectCapabilities):
@@ -38,6 +48,19 @@ class DuckdbCapabilities(DialectCapabilities):
         from dlt_sqlalchemy.dialects.duckdb.paths import DuckdbArrowPath
 
         return (DuckdbArrowPath(), ExecutemanyPath())
+
+    def classify_error(self, e: Exception) -> Optional[TErrorClass]:
+        """A lock held by another process is transient wherever it shows (connecting at sync, at
+        the start of the load step, in a job, an ATTACH), so dlt retries the job and
+        `retry_load` the run; a path that cannot be opened is terminal."""
+        if type(e).__name__ != "IOException":
+            return None
+        message = str(e)
+        if _LOCK_CONFLICT.search(message):  # first: the holder's path may read like a bad one
+            return "transient"
+        if _UNUSABLE_PATH.search(message):
+            return "terminal"
+        return None
 
     def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         return schema_in_information_schema(client, dataset_name)
