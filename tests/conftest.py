@@ -9,6 +9,7 @@ from __future__ import annotations
 import dataclasses
 import functools
 import os
+import sys
 import uuid
 from typing import Any, Callable, Dict, Iterator, List, Optional
 
@@ -175,3 +176,11 @@ def _isolated_dlt_config(monkeypatch: pytest.MonkeyPatch, tmp_path: Any) -> None
 def make_rows(n: int, **extra: Callable[[int], Any]) -> List[Dict[str, Any]]:
     """`n` simple rows with an id and a name, plus any `extra` columns computed from the index."""
     return [{"id": i, "name": f"name {i}", **{k: f(i) for k, f in extra.items()}} for i in range(n)]
+
+
+def hide_module(monkeypatch: pytest.MonkeyPatch, module: str) -> None:
+    """Makes `import <module>` fail as where the package is not installed, for this test only:
+    tests about a missing driver must not depend on what this machine happens to have."""
+    for name in [n for n in sys.modules if n.split(".")[0] == module]:
+        monkeypatch.delitem(sys.modules, name)
+    monkeypatch.setitem(sys.modules, module, None)  # type: ignore[arg-type]

@@ -5,7 +5,6 @@ read from the places a pipeline reads them, and never a password on screen."""
 from __future__ import annotations
 
 import glob
-import importlib.util
 import os
 import shutil
 import subprocess
@@ -19,7 +18,7 @@ import sqlalchemy as sa
 from dlt.common.configuration.container import Container
 from dlt.common.configuration.specs.pluggable_run_context import PluggableRunContext
 
-from conftest import SERVER_URLS, Backend, require_server
+from conftest import SERVER_URLS, Backend, hide_module, require_server
 from dlt_sqlalchemy.cli import main
 from dlt_sqlalchemy.doctor import Report
 
@@ -245,9 +244,10 @@ def test_unreachable_port(server: str, doctor: TRun) -> None:
         ("mssql+pymssql://loader:{pw}@127.0.0.1:1433/dwh", "pymssql", "pip install pymssql"),
     ],
 )
-def test_missing_driver(url: str, module: str, pip: str, doctor: TRun) -> None:
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"{module} is installed here")
+def test_missing_driver(
+    url: str, module: str, pip: str, doctor: TRun, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    hide_module(monkeypatch, module)
     secret = new_secret()
     status, output = doctor(url.format(pw=quote(secret, safe="")))
     assert status == 1, output

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import contextlib
 import functools
-import importlib.util
 import logging
 import pathlib
 import socket
@@ -39,7 +38,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from dlt.pipeline.helpers import retry_load
 from tenacity import Retrying, retry_if_exception, stop_after_attempt, wait_fixed
 
-from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, require_server
+from conftest import LIVE_BACKENDS, SERVER_URLS, Backend, hide_module, require_server
 from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
 from dlt_sqlalchemy.client.errors import secret_forms
 from dlt_sqlalchemy.exceptions import (
@@ -202,10 +201,11 @@ MISSING_DRIVERS = {
 
 
 @pytest.mark.parametrize("drivername", sorted(MISSING_DRIVERS))
-def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> None:
+def test_missing_driver_says_what_to_install(
+    drivername: str, tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     module, hint = MISSING_DRIVERS[drivername]
-    if importlib.util.find_spec(module) is not None:
-        pytest.skip(f"`{module}` is installed here: this test needs it absent")
+    hide_module(monkeypatch, module)
     pipeline = dlt.pipeline(
         pipeline_name=f"missing_{module}",
         destination=sqlalchemy_destination(f"{drivername}://loader:pw@127.0.0.1/dwh"),
@@ -225,10 +225,10 @@ def test_missing_driver_says_what_to_install(drivername: str, tmp_path: Any) -> 
     assert hint in str(in_chain(failed, MissingDriver))
 
 
-# per live backend: a URL whose driver is not installed here, and the module it names
+# per live backend: a URL and the driver module it names, hidden by the test
 ABSENT_DRIVERS = {
     "sqlite": ("sqlite+pysqlcipher:///{dir}/x.db?cipher=aes-256-cfb", "pysqlcipher3"),
-    "duckdb": ("duckdb:///{dir}/x.duckdb", "duckdb_engine"),  # hidden by the test
+    "duckdb": ("duckdb:///{dir}/x.duckdb", "duckdb_engine"),
     "postgresql": ("postgresql+pg8000://loader:{pw}@127.0.0.1:5432/test", "pg8000"),
     "mariadb": ("mariadb+mariadbconnector://loader:{pw}@127.0.0.1:3306/test", "mariadb"),
 }
@@ -257,13 +257,8 @@ def test_missing_driver_is_found_before_extract_and_normalize(
     waits there for the driver.
     """
     url, module = ABSENT_DRIVERS[backend_name]
-    if backend_name == "duckdb":
-        # the dialect ships inside duckdb-engine: make its import fail as if never installed
-        for name in [n for n in sys.modules if n.split(".")[0] == "duckdb_engine"]:
-            monkeypatch.delitem(sys.modules, name)
-        monkeypatch.setitem(sys.modules, "duckdb_engine", None)
-    elif importlib.util.find_spec(module) is not None:
-        pytest.skip(f"`{module}` is installed here: this test needs it absent")
+    # the DuckDB dialect ships inside duckdb-engine: its import fails as if never installed
+    hide_module(monkeypatch, module)
     secret = new_secret()
     pipelines_dir = tmp_path / "p"
 
