@@ -8,14 +8,13 @@ through a load.
 from __future__ import annotations
 
 import decimal
-from typing import Any, Optional, Tuple
+from typing import Any, Tuple
 
 import sqlalchemy as sa
 from dlt.common.exceptions import TerminalValueError
-from dlt.common.json import json
 from dlt.common.schema.typing import TColumnSchema
 
-from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper
+from dlt_sqlalchemy.dialects.type_mapper import JsonText, SqlalchemyTypeMapper
 
 
 class PlainDecimal(sa.types.TypeDecorator[decimal.Decimal]):
@@ -79,23 +78,4 @@ def _table_name(table: Any) -> str:
     return table["name"] if table else "?"
 
 
-class JsonText(sa.types.TypeDecorator[Any]):
-    """A JSON document kept as text, for databases whose driver has no JSON type of its own:
-    serialized on the way in, parsed on the way out. Subclasses set `impl`."""
-
-    impl: Any = sa.Text
-    cache_ok = True
-
-    @property
-    def python_type(self) -> type:
-        return object
-
-    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Optional[str]:
-        return None if value is None else json.dumps(value)
-
-    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
-        if isinstance(value, bytes):
-            value = value.decode("utf-8")
-        if isinstance(value, str):
-            return json.loads(value)
-        return value
+__all__ = ["JsonText", "PlainDecimal", "checked_decimal", "checked_fraction", "checked_wei"]

@@ -16,6 +16,7 @@ import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
 from dlt.common.destination.typing import PreparedTableSchema
 from dlt.common.exceptions import TerminalValueError
+from dlt.common.json import json
 from dlt.common.schema.typing import TColumnSchema, TColumnType, TTableSchemaColumns
 from dlt.destinations.sql_client import DBApiCursorImpl
 
@@ -54,6 +55,28 @@ class UtcDateTime(sa.types.TypeDecorator[datetime.datetime]):
         return value
 
 
+class JsonText(sa.types.TypeDecorator[Any]):
+    """A JSON document kept as text, for databases whose driver has no JSON type of its own:
+    serialized on the way in, parsed on the way out. Subclasses may set another `impl`."""
+
+    impl: Any = sa.Text
+    cache_ok = True
+
+    @property
+    def python_type(self) -> type:
+        return object
+
+    def process_bind_param(self, value: Any, dialect: sa.Dialect) -> Optional[str]:
+        return None if value is None else json.dumps(value)
+
+    def process_result_value(self, value: Any, dialect: sa.Dialect) -> Any:
+        if isinstance(value, bytes):
+            value = value.decode("utf-8")
+        if isinstance(value, str):
+            return json.loads(value)
+        return value
+
+
 class SqlalchemyTypeMapper(DataTypeMapper):
     """Generic mapper: SQLAlchemy's portable types, rendered by whatever dialect is in use."""
 
@@ -67,6 +90,7 @@ class SqlalchemyTypeMapper(DataTypeMapper):
     ) -> None:
         super().__init__(capabilities)
         self.dialect = dialect
+        self._renders: Dict[str, bool] = {}
 
     # --- dlt type -> database type ------------------------------------------------------------
 
@@ -80,6 +104,50 @@ class SqlalchemyTypeMapper(DataTypeMapper):
         if visitor is None:
             raise UnsupportedColumnType(_table_name(table), str(column.get("name")), str(data_type))
         return visitor(column, table)
+
+    def first_renderable(
+        self, column: TColumnSchema, table: Any, *candidates: TSaType
+    ) -> TSaType:
+        """The first of `candidates` the dialect in use can write in DDL.
+
+        SQLAlchemy's portable types compile on every built-in dialect, but a third-party dialect
+        may lack a visitor (JSON, DOUBLE): the DDL would fail with a CompileError in the middle
+        of a load. None renders: the column is refused now, by name.
+        """
+        for candidate in candidates:
+            if self.renders(candidate):
+                return candidate
+        raise UnsupportedColumnType(
+            _table_name(table), str(column.get("name")), str(column.get("data_type"))
+        )
+
+    def renders(self, sa_type: TSaType) -> bool:
+        """Whether the dialect in use can write `sa_type` in DDL (remembered per type)."""
+        if self.dialect is None:
+            return True
+        key = repr(sa_type)
+        if key not in self._renders:
+            try:
+                self.dialect.type_compiler_instance.process(sa_type)
+                self._renders[key] = True
+            except (sa.exc.CompileError, NotImplementedError):
+                self._renders[key] = False
+            except Exception:
+                # the compiler itself needs what we lack (a server version before the first
+                # connection): no verdict, the type stays as the mapper chose it
+                return True
+        return self._renders[key]
+
+    def keeps_time_zones(self) -> bool:
+        """Whether the dialect has a timestamp type that keeps an offset: one that renders
+        differently from the naive timestamp. Without one, aware values are stored as UTC."""
+        if self.dialect is None:
+            return True
+        try:
+            process = self.dialect.type_compiler_instance.process
+            return bool(process(sa.DateTime(timezone=True)) != process(sa.DateTime()))
+        except Exception:
+            return True  # no verdict (see `renders`): as if it had, the portable type stays
 
     def db_type_from_text_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return self._db_type_from_text_type(column, table)
@@ -137,12 +205,18 @@ class SqlalchemyTypeMapper(DataTypeMapper):
         )
 
     def _db_type_from_double_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return sa.Double()
+        return self.first_renderable(
+            column, table, sa.Double(), sa.DOUBLE_PRECISION(), sa.FLOAT(53), sa.Float()
+        )
 
     def _db_type_from_bool_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
         return sa.Boolean(create_constraint=False)
 
     def _db_type_from_timestamp_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
+        if _is_tz_aware(column) and not self.keeps_time_zones():
+            # bound and rendered as naive UTC: a literal with `+00:00` is refused by databases
+            # without zones (Firebird 3), and an offset sent to one would be dropped silently
+            return UtcDateTime(sa.DateTime())
         return sa.DateTime(timezone=_is_tz_aware(column))
 
     def _db_type_from_date_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
@@ -160,10 +234,13 @@ class SqlalchemyTypeMapper(DataTypeMapper):
         return sa.Numeric(precision=precision, scale=scale, asdecimal=True)
 
     def _db_type_from_json_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return sa.JSON(none_as_null=True)
+        # text where the dialect has no JSON type: serialized on the way in, parsed on the way out
+        return self.first_renderable(column, table, sa.JSON(none_as_null=True), JsonText())
 
     def _db_type_from_binary_type(self, column: TColumnSchema, table: Any = None) -> TSaType:
-        return sa.LargeBinary(length=column.get("precision"))
+        return self.first_renderable(
+            column, table, sa.LargeBinary(length=column.get("precision")), sa.BLOB()
+        )
 
     def decimal_precision(self, column: TColumnSchema) -> tuple[int, int]:
         default_precision, default_scale = self.capabilities.decimal_precision

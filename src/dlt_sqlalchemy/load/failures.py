@@ -13,10 +13,12 @@ import re
 from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
+from dlt.common.exceptions import DltException, TerminalException, TransientException
 from dlt.destinations.exceptions import DatabaseTerminalException
 
 from dlt_sqlalchemy.client.errors import column_of, driver_message, is_value_error
 from dlt_sqlalchemy.exceptions import ValueNotStorable
+from dlt_sqlalchemy.load.inserts import BIND_ERRORS, BindRefused
 from dlt_sqlalchemy.load.readers import parquet_column
 
 if TYPE_CHECKING:
@@ -39,10 +41,20 @@ def explain_failure(
     `file` (path, format) lets a value refused before the database saw it (by Arrow's casts,
     or as bytes that are no UTF-8) be traced to its column, by reading the file again.
     """
-    if _refused_before_the_database(ex):
+    if isinstance(ex, BindRefused):
+        reason = sql_client._scrub(str(ex))
+        return ValueNotStorable(table_name, _known_column(ex.column, columns), reason, ex.cause)
+    refused = _refused_before_the_database(ex)
+    if refused is not None:
+        reason = sql_client._scrub(f"{type(refused).__name__}: {refused}")
         column = _column_refusing_values(file, columns) if file else None
-        reason = f"{type(ex).__name__}: {ex}"
-        return ValueNotStorable(table_name, column, sql_client._scrub(reason), ex)
+        if column is None:
+            column = _column_in_message(reason, table_name, columns)
+        if column is None and batch is not None:
+            column = _out_of_range_column(table, columns, batch) or _overlong_text_column(
+                table, columns, batch
+            )
+        return ValueNotStorable(table_name, column, reason, refused)
     translated = sql_client._translated(ex)
     if not isinstance(translated, DatabaseTerminalException) or not is_value_error(ex):
         return translated
@@ -143,13 +155,23 @@ def _too_many_digits(value: Any, integer_digits: int) -> bool:
         return False
 
 
-def _refused_before_the_database(ex: Exception) -> bool:
-    """A value Arrow or Python could not convert on its way in: retrying cannot help."""
-    if isinstance(ex, (UnicodeDecodeError, OverflowError)):
-        return True
-    return type(ex).__name__ in ("ArrowInvalid", "ArrowTypeError") and type(
-        ex
-    ).__module__.startswith("pyarrow")
+def _refused_before_the_database(ex: Exception) -> Optional[Exception]:
+    """The conversion error underneath `ex` when a value was refused on its way in, by Arrow,
+    by Python or by the driver while binding (`ValueError: numeric overflow`, a `TypeError`
+    from a dialect's bind processor); None for an error the database raised.
+
+    SQLAlchemy wraps what a driver raises outside its DB-API errors in a `StatementError`.
+    Retrying cannot change a value, so all of these are terminal.
+    """
+    if isinstance(ex, sa.exc.StatementError) and not isinstance(ex, sa.exc.DBAPIError):
+        ex = ex.orig if isinstance(ex.orig, Exception) else ex
+    classified = (DltException, TerminalException, TransientException, sa.exc.SQLAlchemyError)
+    if isinstance(ex, classified):
+        return None  # dlt's, ours or SQLAlchemy's own: already classified, or about the statement
+    if isinstance(ex, BIND_ERRORS):  # ArrowInvalid and UnicodeDecodeError are ValueErrors
+        return ex
+    is_arrow = type(ex).__module__.startswith("pyarrow")
+    return ex if is_arrow and type(ex).__name__ in ("ArrowInvalid", "ArrowTypeError") else None
 
 
 def _column_refusing_values(

@@ -17,6 +17,21 @@ _POSITIONAL_ALTERNATIVE = {"pyformat": "format", "named": "numeric"}
 
 TProcessor = Optional[Callable[[Any], Any]]
 
+BIND_ERRORS = (ValueError, TypeError, ArithmeticError)
+"""What a bind processor (a dialect's or a user's `TypeDecorator`) or a driver's own conversion
+raises for a value it cannot send: `OverflowError` and `decimal.InvalidOperation` are
+`ArithmeticError`s. No retry can change the value, so such a failure is terminal."""
+
+
+class BindRefused(Exception):
+    """A bind processor refused a value of `column`: raised before the driver saw the batch, so
+    the column is known for sure."""
+
+    def __init__(self, column: str, cause: Exception) -> None:
+        super().__init__(f"{type(cause).__name__}: {cause}")
+        self.column = column
+        self.cause = cause
+
 
 class BatchInserter:
     """Inserts column-major batches of values into one table.
@@ -41,6 +56,7 @@ class BatchInserter:
         dialect = connection.dialect
         self.sql = compile_positional_insert(table, dialect)
         self.processors: List[TProcessor] = []
+        self.names = [column.name for column in table.columns]
         for column in table.columns:
             processor: TProcessor = column.type.dialect_impl(dialect).bind_processor(dialect)
             if column.name in json_columns:
@@ -54,8 +70,8 @@ class BatchInserter:
     def insert(self, columns: Sequence[List[Any]]) -> int:
         """Inserts one batch given as a list of values per table column; returns the row count."""
         converted = [
-            values if processor is None else list(map(processor, values))
-            for processor, values in zip(self.processors, columns)
+            self._converted(name, processor, values)
+            for name, processor, values in zip(self.names, self.processors, columns)
         ]
         rows = list(zip(*converted))
         if not rows:
@@ -68,6 +84,15 @@ class BatchInserter:
         finally:
             cursor.close()
         return len(rows)
+
+    @staticmethod
+    def _converted(name: str, processor: TProcessor, values: List[Any]) -> List[Any]:
+        if processor is None:
+            return values
+        try:
+            return list(map(processor, values))
+        except BIND_ERRORS as ex:  # one try per column and batch, none per value
+            raise BindRefused(name, ex) from ex
 
 
 def compile_positional_insert(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> str:
