@@ -57,23 +57,38 @@ TYPE_SAMPLES: Dict[str, Tuple[Dict[str, Any], Any]] = {
     ),
     "date": ({"data_type": "date"}, datetime.date(2024, 2, 29)),
     "time": ({"data_type": "time"}, datetime.time(23, 59, 58, 123456)),
-    "decimal": ({"data_type": "decimal"}, Decimal("-12345678901234567890123456789.123456789")),
+    "decimal": ({"data_type": "decimal"}, lambda caps: fitting_decimal(*caps.decimal_precision)),
     "decimal_10_2": (
         {"data_type": "decimal", "precision": 10, "scale": 2},
         Decimal("12345678.91"),
     ),
-    "wei": ({"data_type": "wei"}, Decimal("12345678901234567890123456789012345678")),
+    "wei": (
+        {"data_type": "wei"},
+        lambda caps: fitting_decimal(min(caps.wei_precision[0], 38), caps.wei_precision[1], "+"),
+    ),
     "json": ({"data_type": "json"}, {"a": [1, {"b": "ü☃"}], "n": None, "q": 'say "hi"'}),
     "binary": ({"data_type": "binary"}, b"\x00\x01\xff binary\n"),
 }
 
 
+def fitting_decimal(precision: int, scale: int, sign: str = "-") -> Decimal:
+    """A decimal using every digit a `DECIMAL(precision, scale)` declares: the widest value the
+    dialect says it holds, not more (a dialect declaring 18 digits is right to refuse 38). For
+    the default (38, 9): -12345678901234567890123456789.123456789. Built from text: Decimal
+    arithmetic would round to 28 digits."""
+    digits = "1234567890" * (precision // 10 + 1)
+    whole, fraction = digits[: precision - scale] or "0", digits[:scale]
+    return Decimal(f"{sign}{whole}.{fraction}" if fraction else f"{sign}{whole}")
+
+
 def _type_check(sample: str) -> TCheck:
-    column, value = TYPE_SAMPLES[sample]
+    column, sample_value = TYPE_SAMPLES[sample]
     data_type = column["data_type"]
 
     def check(target: ConformanceTarget) -> None:
         pipeline = target.pipeline()
+        capabilities = pipeline.destination.capabilities()
+        value = sample_value(capabilities) if callable(sample_value) else sample_value
 
         @dlt.resource(name="typed", columns={"v": column, "id": {"data_type": "bigint"}})
         def typed() -> Iterator[Any]:
@@ -83,7 +98,7 @@ def _type_check(sample: str) -> TCheck:
         rows = target.read(pipeline, "typed", ["id"])
         assert len(rows) == 2, f"expected 2 rows, read {len(rows)}"
         assert rows[1]["v"] is None, f"NULL came back as {rows[1]['v']!r}"
-        precision = pipeline.destination.capabilities().timestamp_precision
+        precision = capabilities.timestamp_precision
         got = rows[0]["v"]
         assert _same(data_type, value, got, precision), f"wrote {value!r}, read {got!r}"
 
