@@ -11,7 +11,7 @@ import functools
 import os
 import sys
 import uuid
-from typing import Any, Callable, Dict, Iterator, List, Optional
+from typing import Any, Callable, Dict, Iterator, List, Optional, Tuple
 
 import dlt
 import pytest
@@ -35,6 +35,18 @@ START_HINTS = {
 }
 LIVE_BACKENDS = ["sqlite", "duckdb", "postgresql", "mariadb"]
 
+# the driver matrix: each common driver of the two servers, as `backend+driver` of a URL, with
+# the server it runs against and the module that must be importable
+DRIVER_BACKENDS: Dict[str, Tuple[str, str]] = {
+    "postgresql+psycopg": ("postgresql", "psycopg"),
+    "postgresql+psycopg2": ("postgresql", "psycopg2"),
+    "postgresql+pg8000": ("postgresql", "pg8000"),
+    "mysql+mysqldb": ("mariadb", "MySQLdb"),
+    "mysql+pymysql": ("mariadb", "pymysql"),
+    "mysql+mysqlconnector": ("mariadb", "mysql.connector"),
+    "mariadb+mariadbconnector": ("mariadb", "mariadb"),
+}
+
 
 @dataclasses.dataclass
 class Backend:
@@ -45,12 +57,21 @@ class Backend:
     tmp_path: Any
     datasets: List[str] = dataclasses.field(default_factory=list)
     _engine: Optional[sa.Engine] = None
+    check_url: Optional[str] = None
+    """The URL of the test's own engine when it differs from the destination's: the driver
+    matrix loads through the driver under test and checks through the server's default one."""
+
+    @property
+    def driver(self) -> str:
+        """`backend+driver` of the destination's URL, e.g. `postgresql+pg8000`."""
+        url = sa.make_url(self.url)
+        return f"{url.get_backend_name()}+{url.get_driver_name()}"
 
     @property
     def engine(self) -> sa.Engine:
         """An engine of the test's own, to check what the destination wrote."""
         if self._engine is None:
-            self._engine = sa.create_engine(self.url)
+            self._engine = sa.create_engine(self.check_url or self.url)
         return self._engine
 
     def destination(self, **kwargs: Any) -> Any:
@@ -156,6 +177,34 @@ def backend_url(name: str, tmp_path: Any) -> str:
 def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
     """Each live backend in turn: SQLite file, DuckDB file, PostgreSQL and MariaDB servers."""
     live = Backend(request.param, backend_url(request.param, tmp_path), tmp_path)
+    try:
+        yield live
+    finally:
+        live.cleanup()
+
+
+def require_driver(drivername: str) -> None:
+    """Skips (fails under CI=true) when the driver of `drivername` is not installed."""
+    module = DRIVER_BACKENDS[drivername][1]
+    try:
+        __import__(module)
+    except ImportError as ex:
+        message = f"driver of {drivername} is not installed ({ex}): pip install -e '.[test]'"
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and a driver of the matrix is missing: {message}")
+        pytest.skip(message)
+
+
+@pytest.fixture(params=list(DRIVER_BACKENDS))
+def driver_backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
+    """Each driver of the matrix against its server: the destination loads through that driver,
+    the test's own engine checks through the server's default one."""
+    server, _ = DRIVER_BACKENDS[request.param]
+    check_url = require_server(server)
+    require_driver(request.param)
+    url = sa.make_url(check_url).set(drivername=request.param)
+    live = Backend(server, url.render_as_string(hide_password=False), tmp_path)
+    live.check_url = check_url
     try:
         yield live
     finally:

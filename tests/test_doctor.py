@@ -240,7 +240,11 @@ def test_unreachable_port(server: str, doctor: TRun) -> None:
 @pytest.mark.parametrize(
     "url, module, pip",
     [
-        ("postgresql+pg8000://loader:{pw}@127.0.0.1:5432/test", "pg8000", "pip install pg8000"),
+        (
+            "postgresql+pg8000://loader:{pw}@127.0.0.1:5432/test",
+            "pg8000",
+            'pip install "dlt-sqlalchemy[pg8000]"',
+        ),
         ("mssql+pymssql://loader:{pw}@127.0.0.1:1433/dwh", "pymssql", "pip install pymssql"),
     ],
 )

@@ -179,6 +179,13 @@ def test_edge_text_binary_and_json_per_path(backend: Backend, path: str, file_fo
     )
     assert not info.has_failed_jobs
     assert paths_used(info, "edges") == {path}
+    assert_edges_stored(backend, pipeline.dataset_name, rows, f"{path}/{file_format}")
+
+
+def assert_edges_stored(
+    backend: Backend, dataset: str, rows: List[Dict[str, Any]], how: str
+) -> None:
+    """The edge rows are stored as written, read through the test's own engine."""
     table = sa.Table(
         "edges",
         sa.MetaData(),
@@ -186,7 +193,7 @@ def test_edge_text_binary_and_json_per_path(backend: Backend, path: str, file_fo
         sa.Column("txt", sa.Text),
         sa.Column("bin", sa.LargeBinary),
         sa.Column("js", sa.Text),
-        schema=pipeline.dataset_name,
+        schema=dataset,
     )
     with backend.engine.connect() as conn:
         if backend.name == "sqlite":
@@ -200,7 +207,7 @@ def test_edge_text_binary_and_json_per_path(backend: Backend, path: str, file_fo
         ).all()
     assert len(stored) == len(rows)
     for (id_, txt, bin_, js), row in zip(stored, rows):
-        where = f"{path}/{file_format} row {id_}"
+        where = f"{how} row {id_}"
         assert id_ == row["id"]
         assert txt == row.get("txt"), f"{where}: {txt!r}"
         assert (bytes(bin_) if bin_ is not None else None) == row.get("bin"), where

@@ -30,15 +30,21 @@ _INSTALL_HINTS = {
     "postgresql+psycopg": 'pip install "psycopg[binary]" (the `postgres` extra of dlt-sqlalchemy)',
     "postgresql+psycopg2": "pip install psycopg2-binary",
     "postgresql+asyncpg": "pip install asyncpg",
-    "postgresql+pg8000": "pip install pg8000",
+    "postgresql+pg8000": 'pip install "dlt-sqlalchemy[pg8000]" (pg8000 and pyarrow)',
     "mysql": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
     "mariadb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
     "mysql+mysqldb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
     "mariadb+mysqldb": "pip install mysqlclient (the `mysql` extra of dlt-sqlalchemy)",
     "mysql+pymysql": "pip install pymysql",
     "mariadb+pymysql": "pip install pymysql",
-    "mysql+mysqlconnector": "pip install mysql-connector-python",
-    "mariadb+mariadbconnector": "pip install mariadb",
+    "mysql+mysqlconnector": 'pip install "dlt-sqlalchemy[mysql-connector]"'
+    " (mysql-connector-python and pyarrow)",
+    "mariadb+mysqlconnector": 'pip install "dlt-sqlalchemy[mysql-connector]"'
+    " (mysql-connector-python and pyarrow)",
+    "mysql+mariadbconnector": 'pip install "dlt-sqlalchemy[mariadb]" (MariaDB Connector/Python'
+    " and pyarrow; it builds against libmariadb-dev)",
+    "mariadb+mariadbconnector": 'pip install "dlt-sqlalchemy[mariadb]" (MariaDB Connector/Python'
+    " and pyarrow; it builds against libmariadb-dev)",
     "mssql": "pip install pyodbc (the `mssql` extra of dlt-sqlalchemy)",
     "mssql+pyodbc": "pip install pyodbc (the `mssql` extra of dlt-sqlalchemy)",
     "mssql+pymssql": "pip install pymssql",

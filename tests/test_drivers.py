@@ -1,0 +1,97 @@
+"""The driver matrix: every common driver of PostgreSQL and MariaDB loads every dlt type right,
+by the bulk path meant for it.
+
+Each driver of `conftest.DRIVER_BACKENDS` loads the all-types rows of `test_types` in both file
+formats by the path chosen automatically (the test asserts which one ran), and the rows are read
+back twice: through the server's default driver (what was stored) and through
+`pipeline.dataset()` on the driver under test. Then each of the driver's load paths, forced, takes
+the edge text, binary and JSON of `test_load_paths`.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Dict, List, Tuple
+
+import pytest
+
+from conftest import Backend
+from test_load_paths import (
+    EDGE_COLUMNS,
+    assert_edges_stored,
+    edge_rows,
+    paths_used,
+    require_server_local_infile,
+)
+from test_types import COLUMNS, assert_rows, expected_rows, make_rows, read_typed
+
+FORMATS = ["typed-jsonl", "parquet"]
+
+# the path each driver loads by when nothing is forced, per file format (the server has
+# local_infile ON; a client with LOCAL INFILE off by default takes insert_values)
+DEFAULT_PATHS: Dict[str, Dict[str, str]] = {
+    "postgresql+psycopg": {"typed-jsonl": "copy", "parquet": "adbc"},
+    "postgresql+psycopg2": {"typed-jsonl": "copy", "parquet": "adbc"},
+    "postgresql+pg8000": {"typed-jsonl": "executemany", "parquet": "executemany"},
+    "mysql+mysqldb": {"typed-jsonl": "load_data", "parquet": "load_data"},
+    "mysql+pymysql": {"typed-jsonl": "insert_values", "parquet": "insert_values"},
+    "mysql+mysqlconnector": {"typed-jsonl": "executemany", "parquet": "executemany"},
+    "mariadb+mariadbconnector": {"typed-jsonl": "executemany", "parquet": "executemany"},
+}
+
+# each driver's bulk paths, with the connect_args a path needs from the client
+DRIVER_PATHS: List[Tuple[str, str, Dict[str, Any]]] = [
+    ("postgresql+psycopg", "copy", {}),
+    ("postgresql+psycopg2", "copy", {}),
+    ("mysql+mysqldb", "load_data", {"local_infile": 1}),
+    ("mysql+mysqldb", "insert_values", {}),
+    ("mysql+pymysql", "load_data", {"local_infile": True}),
+    ("mysql+pymysql", "insert_values", {}),
+]
+
+
+def _uses_load_data(backend: Backend) -> bool:
+    return "load_data" in DEFAULT_PATHS[backend.driver].values()
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_all_types_per_driver(driver_backend: Backend, file_format: str) -> None:
+    """Every dlt type reads back equal through the driver's default path, in both formats."""
+    backend = driver_backend
+    if _uses_load_data(backend):
+        require_server_local_infile(backend)
+    pipeline = backend.pipeline()
+    info = pipeline.run(
+        make_rows(backend.name, file_format),
+        table_name="types",
+        columns=COLUMNS,
+        loader_file_format=file_format,  # type: ignore[arg-type]
+    )
+    assert not info.has_failed_jobs
+    how = f"{backend.driver}/{file_format}"
+    assert paths_used(info, "types") == {DEFAULT_PATHS[backend.driver][file_format]}, how
+    expected = expected_rows(backend.name, file_format)
+    assert_rows(read_typed(backend, pipeline.dataset_name), expected, how)
+    relation = pipeline.dataset()["types"].select(*COLUMNS)
+    rows = sorted(relation.fetchall(), key=lambda r: r[0])
+    assert_rows([dict(zip(COLUMNS, r)) for r in rows], expected, f"{how} dataset")
+
+
+@pytest.mark.parametrize(
+    "driver_backend,path,connect_args",
+    [pytest.param(d, p, c, id=f"{d}-{p}") for d, p, c in DRIVER_PATHS],
+    indirect=["driver_backend"],
+)
+def test_edge_values_per_driver_path(
+    driver_backend: Backend, path: str, connect_args: Dict[str, Any]
+) -> None:
+    """Each bulk path of each driver, forced, stores the edge values as written."""
+    backend = driver_backend
+    if path == "load_data":
+        require_server_local_infile(backend)
+    destination = backend.destination(load_path=path, engine_kwargs={"connect_args": connect_args})
+    pipeline = backend.pipeline(destination=destination)
+    rows = edge_rows()
+    info = pipeline.run(rows, table_name="edges", columns=EDGE_COLUMNS)
+    assert not info.has_failed_jobs
+    assert paths_used(info, "edges") == {path}
+    assert_edges_stored(backend, pipeline.dataset_name, rows, f"{backend.driver}/{path}")
