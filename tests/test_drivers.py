@@ -13,11 +13,14 @@ from __future__ import annotations
 from typing import Any, Dict, List, Tuple
 
 import pytest
+from dlt.common.schema.typing import TColumnSchema
+from dlt.pipeline.exceptions import PipelineStepFailed
 
 from conftest import Backend
 from test_load_paths import (
     EDGE_COLUMNS,
     assert_edges_stored,
+    assert_names_column,
     edge_rows,
     paths_used,
     require_server_local_infile,
@@ -31,7 +34,7 @@ FORMATS = ["typed-jsonl", "parquet"]
 DEFAULT_PATHS: Dict[str, Dict[str, str]] = {
     "postgresql+psycopg": {"typed-jsonl": "copy", "parquet": "adbc"},
     "postgresql+psycopg2": {"typed-jsonl": "copy", "parquet": "adbc"},
-    "postgresql+pg8000": {"typed-jsonl": "executemany", "parquet": "executemany"},
+    "postgresql+pg8000": {"typed-jsonl": "copy", "parquet": "adbc"},
     "mysql+mysqldb": {"typed-jsonl": "load_data", "parquet": "load_data"},
     "mysql+pymysql": {"typed-jsonl": "insert_values", "parquet": "insert_values"},
     "mysql+mysqlconnector": {"typed-jsonl": "executemany", "parquet": "executemany"},
@@ -42,6 +45,7 @@ DEFAULT_PATHS: Dict[str, Dict[str, str]] = {
 DRIVER_PATHS: List[Tuple[str, str, Dict[str, Any]]] = [
     ("postgresql+psycopg", "copy", {}),
     ("postgresql+psycopg2", "copy", {}),
+    ("postgresql+pg8000", "copy", {}),
     ("mysql+mysqldb", "load_data", {"local_infile": 1}),
     ("mysql+mysqldb", "insert_values", {}),
     ("mysql+pymysql", "load_data", {"local_infile": True}),
@@ -95,3 +99,21 @@ def test_edge_values_per_driver_path(
     assert not info.has_failed_jobs
     assert paths_used(info, "edges") == {path}
     assert_edges_stored(backend, pipeline.dataset_name, rows, f"{backend.driver}/{path}")
+
+
+@pytest.mark.parametrize("file_format", FORMATS)
+def test_value_errors_name_the_column_per_driver(driver_backend: Backend, file_format: str) -> None:
+    """A value the column cannot hold fails the job terminally through each driver's default
+    path, naming table and column, and leaves none of the file's rows behind."""
+    backend = driver_backend
+    if _uses_load_data(backend):
+        require_server_local_infile(backend)
+    pipeline = backend.pipeline()
+    columns: Dict[str, TColumnSchema] = {"s": {"data_type": "text", "precision": 5}}
+    pipeline.run([{"id": 0, "s": "ok"}], table_name="v", columns=columns)
+    rows = [{"id": i, "s": "fits"} for i in range(1, 300)] + [{"id": 300, "s": "much too long"}]
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(rows, table_name="v", loader_file_format=file_format)  # type: ignore[arg-type]
+    assert_names_column(raised.value, "v", "s")
+    table = backend.qualified(pipeline.dataset_name, "v")
+    assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]

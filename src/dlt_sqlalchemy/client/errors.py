@@ -381,6 +381,8 @@ def driver_message(ex: Exception) -> str:
     args: Any = getattr(orig, "args", ())
     if mysql_errno_of(orig) is not None and len(args) > 1 and isinstance(args[1], str):
         text = args[1]
+    elif isinstance(pg8000_fields(orig).get("M"), str):
+        text = pg8000_fields(orig)["M"]  # pg8000 renders the whole field dict otherwise
     else:
         text = str(orig)
     lines = [line.strip() for line in text.splitlines() if line.strip()]
@@ -391,7 +393,18 @@ def column_of(ex: Exception) -> Optional[str]:
     """The column the server names in structured error fields (PostgreSQL's diagnostics)."""
     orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
     name = getattr(getattr(orig, "diag", None), "column_name", None)
+    if name is None:
+        name = pg8000_fields(orig).get("c")
     return name if isinstance(name, str) and name else None
+
+
+def pg8000_fields(orig: Any) -> Mapping[str, Any]:
+    """PostgreSQL's error fields as pg8000 passes them: a dict keyed by the protocol's field
+    letters (`C` SQLSTATE, `W` context, `c` column) in `args[0]`; empty for other errors."""
+    if not (type(orig).__module__ or "").startswith("pg8000"):
+        return {}
+    args = getattr(orig, "args", ())
+    return args[0] if args and isinstance(args[0], dict) else {}
 
 
 def sqlstate_of(orig: Any) -> Optional[str]:
@@ -401,6 +414,9 @@ def sqlstate_of(orig: Any) -> Optional[str]:
             return code
     diag = getattr(orig, "diag", None)
     code = getattr(diag, "sqlstate", None)
+    if isinstance(code, str) and len(code) == 5:
+        return code
+    code = pg8000_fields(orig).get("C")
     if isinstance(code, str) and len(code) == 5:
         return code
     # pyodbc puts the SQLSTATE first in args: ('42S02', '[42S02] [Microsoft]...')

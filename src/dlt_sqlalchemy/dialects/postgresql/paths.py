@@ -1,8 +1,9 @@
 """PostgreSQL: `COPY ... FROM STDIN` through the driver's copy API, and ADBC ingestion of parquet.
 
 COPY streams the file as CSV: Arrow reads and converts it batch by batch and its C++ writer
-renders each batch; nothing holds more than one batch. Both psycopg 3 (`cursor.copy()`) and
-psycopg2 (`copy_expert`) run it, inside the job's transaction.
+renders each batch; nothing holds more than one batch. psycopg 3 (`cursor.copy()`), psycopg2
+(`copy_expert`) and pg8000 (`execute(..., stream=chunks)`, one CopyData message per chunk) run
+it, inside the job's transaction.
 
 ADBC ingestion (`adbc-driver-postgresql`) sends parquet's Arrow batches in PostgreSQL's binary
 COPY format, skipping the text round trip. It needs a connection of its own, so it loads in a
@@ -40,7 +41,7 @@ from dlt_sqlalchemy.sql_text import compile_text
 if TYPE_CHECKING:
     import pyarrow as pa
 
-COPY_DRIVERS = ("psycopg", "psycopg2")
+COPY_DRIVERS = ("psycopg", "psycopg2", "pg8000")
 ADBC_BATCH_ROWS = 16_384  # rows per Arrow batch handed to ADBC: its COPY buffer holds one
 ADBC_HINT = "pip install adbc-driver-postgresql (or dlt-sqlalchemy[postgres])"
 
@@ -130,6 +131,13 @@ def _copy(driver_connection: Any, driver: str, sql: str, chunks: Iterator[bytes]
         with driver_connection.cursor() as cursor, cursor.copy(sql) as copy:
             for chunk in chunks:
                 copy.write(chunk)
+    elif driver == "pg8000":
+        # an iterable stream: pg8000 sends each item as it comes, no buffer of the whole file
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute(sql, stream=chunks)
+        finally:
+            cursor.close()
     else:
         cursor = driver_connection.cursor()
         try:
@@ -153,6 +161,10 @@ class _ChunkReader:
 
 def _is_database_error(ex: Exception) -> bool:
     module = type(ex).__module__ or ""
+    if module.startswith("pg8000"):
+        # the server's error fields come as a dict in args[0]; InterfaceError has a plain text
+        args: Any = ex.args
+        return bool(args) and isinstance(args[0], dict)
     return module.startswith(("psycopg", "psycopg2")) and hasattr(ex, "diag")
 
 
@@ -160,6 +172,14 @@ def _client_encoding(connection: sa.Connection) -> str:
     driver_connection: Any = connection.connection.driver_connection
     if connection.dialect.driver == "psycopg":
         encoding = driver_connection.info.encoding
+    elif connection.dialect.driver == "pg8000":
+        # pg8000 keeps no public record of it: ask the session
+        cursor = driver_connection.cursor()
+        try:
+            cursor.execute("SHOW client_encoding")
+            (encoding,) = cursor.fetchone()
+        finally:
+            cursor.close()
     else:
         encoding = driver_connection.encoding
     return str(encoding).lower().replace("_", "-").replace("utf-8", "utf8")
