@@ -1385,3 +1385,52 @@ def test_misspelled_driver_is_named_with_the_dialects_drivers(
     assert f"`{backend}` dialect has no driver `{driver}`" in message
     assert known in message and "pip install" not in message
     assert isinstance(raised.value, DestinationTerminalException)
+
+
+def _raw_driver_errors() -> List[Any]:
+    """Exceptions as each driver raises them inside a bulk path (not wrapped by SQLAlchemy)."""
+    import mariadb
+    import mysql.connector
+    import pg8000.dbapi
+
+    return [
+        # MariaDB Connector/Python derives every class from Error, not DatabaseError
+        pytest.param(mariadb.ProgrammingError("Unknown column 's'"), "terminal", id="mariadb-prog"),
+        pytest.param(mariadb.IntegrityError("Duplicate entry"), "terminal", id="mariadb-integrity"),
+        pytest.param(mariadb.DataError("Data too long"), "terminal", id="mariadb-data"),
+        pytest.param(mariadb.OperationalError("Lost connection"), "transient", id="mariadb-op"),
+        pytest.param(mariadb.InterfaceError("not connected"), "transient", id="mariadb-iface"),
+        pytest.param(
+            mysql.connector.errors.ProgrammingError(msg="syntax"), "terminal", id="myconn-prog"
+        ),
+        pytest.param(
+            mysql.connector.errors.OperationalError(msg="gone"), "transient", id="myconn-op"
+        ),
+        # pg8000 passes the server's fields as a dict: the SQLSTATE decides
+        pytest.param(
+            pg8000.dbapi.ProgrammingError({"C": "42703", "M": "column \"s\" does not exist"}),
+            "terminal",
+            id="pg8000-42703",
+        ),
+        pytest.param(
+            pg8000.dbapi.ProgrammingError({"C": "40P01", "M": "deadlock detected"}),
+            "transient",
+            id="pg8000-deadlock",
+        ),
+        pytest.param(
+            pg8000.dbapi.InterfaceError("connection is closed"), "transient", id="pg8000-if"
+        ),
+    ]
+
+
+@pytest.mark.parametrize("error, verdict", _raw_driver_errors())
+def test_raw_driver_errors_are_classified_by_their_pep249_class(
+    error: Exception, verdict: str
+) -> None:
+    """Errors a bulk path gets straight from the driver are terminal or transient as the same
+    error wrapped by SQLAlchemy would be, whichever driver raised them."""
+    from dlt_sqlalchemy.client.errors import to_dlt_exception
+
+    expected = DatabaseTerminalException if verdict == "terminal" else DatabaseTransientException
+    translated = to_dlt_exception(error, None)
+    assert isinstance(translated, expected), f"{error!r} -> {translated!r}"

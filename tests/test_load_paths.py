@@ -313,7 +313,10 @@ def test_value_errors_name_the_column_per_path(
 
 def assert_names_column(failed: PipelineStepFailed, table: str, column: str) -> None:
     error: Any = failed
+    seen: set[int] = set()
     while error is not None and not isinstance(error, ValueNotStorable):
+        assert id(error) not in seen, f"the exception chain loops at {error!r}"
+        seen.add(id(error))
         error = error.__cause__ or error.__context__
     assert isinstance(error, ValueNotStorable), f"no ValueNotStorable in {failed!r}"
     assert (error.table_name, error.column_name) == (table, column)
@@ -505,9 +508,13 @@ def test_hex_text_matches_python() -> None:
 def test_statement_error_fails_cleanly_per_path(backend: Backend, path: str) -> None:
     """A column dropped behind dlt's back: the statement fails before any row is read (COPY and
     LOAD DATA never open their stream), the job fails terminally and nothing hangs."""
+    assert_statement_error_fails_cleanly(backend, destination(backend, path), path)
+
+
+def assert_statement_error_fails_cleanly(backend: Backend, dest: Any, path: str) -> None:
     from dlt.destinations.exceptions import DatabaseTerminalException
 
-    pipeline = backend.pipeline(destination=destination(backend, path))
+    pipeline = backend.pipeline(destination=dest)
     file_format = FORMAT_ONLY.get(path, "typed-jsonl")
     pipeline.run([{"id": 0, "s": "a"}], table_name="t", loader_file_format=file_format)  # type: ignore[arg-type]
     with pipeline.sql_client() as client:
@@ -518,7 +525,10 @@ def test_statement_error_fails_cleanly_per_path(backend: Backend, path: str) -> 
     with pytest.raises(PipelineStepFailed) as raised:
         pipeline.run([{"id": 1, "s": "b"}], table_name="t", loader_file_format=file_format)  # type: ignore[arg-type]
     error: Any = raised.value
+    seen: set[int] = set()
     while error is not None and not isinstance(error, DatabaseTerminalException):
+        assert id(error) not in seen, f"the exception chain loops at {error!r}"
+        seen.add(id(error))
         error = error.__cause__ or error.__context__
     assert isinstance(error, DatabaseTerminalException)
     assert not isinstance(error, ValueNotStorable)
@@ -579,3 +589,25 @@ def test_typed_jsonl_decoded_by_subprocesses(backend: Backend, monkeypatch: Any)
     assert_names_column(raised.value, "t", "n")
     table = backend.qualified(pipeline.dataset_name, "t")
     assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_unknown_error_of_a_path_is_not_its_own_cause(backend: Backend, monkeypatch: Any) -> None:
+    """An error no classifier knows reaches the user as it was, its cause chain finite: a
+    self-caused exception hangs every reader of `__cause__` (dlt's own, the tests')."""
+    from dlt_sqlalchemy.load.path import ExecutemanyPath
+
+    def fail(self: Any, request: Any) -> int:
+        raise RuntimeError("a path's own bug")
+
+    monkeypatch.setattr(ExecutemanyPath, "load", fail)
+    pipeline = backend.pipeline(destination=backend.destination(load_path="executemany"))
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run([{"id": 1}], table_name="t")
+    error: Any = raised.value
+    seen: List[Any] = []
+    while error is not None:
+        assert all(error is not e for e in seen), f"the exception chain loops at {error!r}"
+        seen.append(error)
+        error = error.__cause__ or error.__context__
+    assert any(isinstance(e, RuntimeError) and "own bug" in str(e) for e in seen)

@@ -483,10 +483,29 @@ def _is_duckdb(orig: Any) -> bool:
     return (type(orig).__module__ or "").startswith(("duckdb", "_duckdb"))
 
 
+# PEP 249's exception classes, by name: a raw driver error (raised inside a bulk path, below
+# SQLAlchemy) is judged by the class its driver gave it, as SQLAlchemy's wrapper would be
+_PEP249_TERMINAL = frozenset(
+    ("IntegrityError", "DataError", "ProgrammingError", "NotSupportedError")
+)
+_PEP249_TRANSIENT = frozenset(("OperationalError", "InternalError", "InterfaceError"))
+_PEP249_NAMES = _PEP249_TERMINAL | _PEP249_TRANSIENT | {"DatabaseError"}
+
+
+def _pep249_names(ex: Exception) -> Set[str]:
+    """The PEP 249 class names in a raw driver exception's MRO (empty for SQLAlchemy's own:
+    its wrappers are judged by their classes below). MariaDB Connector/Python derives
+    ProgrammingError from Error directly, so every name counts, not DatabaseError alone."""
+    if isinstance(ex, sa.exc.SQLAlchemyError):
+        return set()
+    return {t.__name__ for t in type(ex).__mro__} & _PEP249_NAMES
+
+
 def _by_class(ex: Exception, message: str) -> TErrorClass:
+    names = _pep249_names(ex)
     if isinstance(ex, (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError)):
         return "terminal"
-    if isinstance(ex, sa.exc.NotSupportedError):
+    if isinstance(ex, sa.exc.NotSupportedError) or names & _PEP249_TERMINAL:
         return "terminal"
     if isinstance(ex, sa.exc.DBAPIError) and ex.connection_invalidated:
         return "transient"
@@ -494,13 +513,14 @@ def _by_class(ex: Exception, message: str) -> TErrorClass:
         return "transient"
     if isinstance(ex, (sa.exc.OperationalError, sa.exc.InternalError, sa.exc.InterfaceError)):
         return "transient"
+    if names & _PEP249_TRANSIENT:
+        return "transient"
     return "terminal"
 
 
 def _looks_like_dbapi_error(ex: Exception) -> bool:
-    """A raw driver exception (PEP 249 names), as raised below SQLAlchemy by `executemany`."""
-    names = ("DatabaseError", "DataError", "InterfaceError")
-    return any(t.__name__ in names for t in type(ex).__mro__)
+    """A raw driver exception (PEP 249 names), as raised below SQLAlchemy by a bulk path."""
+    return bool(_pep249_names(ex))
 
 
 def _scrubbed(ex: Exception, secrets: Iterable[str]) -> Exception:

@@ -65,13 +65,15 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
                 self.rows_loaded = path.load(request)
             except BatchFailed as failed:
                 cause, batch = failed.cause, failed.batch
-                raise explain_failure(
+                explained = explain_failure(
                     cause, sql_client, self.load_table_name, table, columns, batch, source
-                ) from cause
+                )
+                raise explained from _cause_of(explained, cause)
             except Exception as ex:
-                raise explain_failure(
+                explained = explain_failure(
                     ex, sql_client, self.load_table_name, table, columns, None, source
-                ) from ex
+                )
+                raise explained from _cause_of(explained, ex)
 
     def metrics(self) -> Optional[LoadJobMetrics]:
         metrics = super().metrics()
@@ -79,3 +81,14 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             return metrics
         # dlt's job metrics have no field of their own for it, and restore from their fields only
         return metrics._replace(remote_url=f"load-path:{self.load_path}")
+
+
+def _cause_of(explained: Exception, cause: Exception) -> Optional[BaseException]:
+    """The cause to raise `explained` from. An error left as it was (not a database error we
+    know) is not made its own cause: that loop hangs every reader of `__cause__` chains. A chain
+    the SQL client cut because it carries a secret stays cut."""
+    if explained is cause:
+        return None
+    if explained.__suppress_context__ and explained.__cause__ is None:
+        return None
+    return explained.__cause__ or cause
