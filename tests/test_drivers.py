@@ -21,6 +21,7 @@ from test_load_paths import (
     EDGE_COLUMNS,
     assert_edges_stored,
     assert_names_column,
+    assert_statement_error_fails_cleanly,
     edge_rows,
     paths_used,
     require_server_local_infile,
@@ -37,8 +38,8 @@ DEFAULT_PATHS: Dict[str, Dict[str, str]] = {
     "postgresql+pg8000": {"typed-jsonl": "copy", "parquet": "adbc"},
     "mysql+mysqldb": {"typed-jsonl": "load_data", "parquet": "load_data"},
     "mysql+pymysql": {"typed-jsonl": "insert_values", "parquet": "insert_values"},
-    "mysql+mysqlconnector": {"typed-jsonl": "executemany", "parquet": "executemany"},
-    "mariadb+mariadbconnector": {"typed-jsonl": "executemany", "parquet": "executemany"},
+    "mysql+mysqlconnector": {"typed-jsonl": "insert_values", "parquet": "insert_values"},
+    "mariadb+mariadbconnector": {"typed-jsonl": "load_data", "parquet": "load_data"},
 }
 
 # each driver's bulk paths, with the connect_args a path needs from the client
@@ -50,6 +51,10 @@ DRIVER_PATHS: List[Tuple[str, str, Dict[str, Any]]] = [
     ("mysql+mysqldb", "insert_values", {}),
     ("mysql+pymysql", "load_data", {"local_infile": True}),
     ("mysql+pymysql", "insert_values", {}),
+    ("mysql+mysqlconnector", "load_data", {"allow_local_infile": True}),
+    ("mysql+mysqlconnector", "insert_values", {}),
+    ("mariadb+mariadbconnector", "load_data", {}),
+    ("mariadb+mariadbconnector", "insert_values", {}),
 ]
 
 
@@ -117,3 +122,22 @@ def test_value_errors_name_the_column_per_driver(driver_backend: Backend, file_f
     assert_names_column(raised.value, "v", "s")
     table = backend.qualified(pipeline.dataset_name, "v")
     assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]
+
+
+@pytest.mark.parametrize(
+    "driver_backend,path,connect_args",
+    [pytest.param(d, p, c, id=f"{d}-{p}") for d, p, c in DRIVER_PATHS]
+    + [pytest.param(d, "executemany", {}, id=f"{d}-executemany") for d in DEFAULT_PATHS],
+    indirect=["driver_backend"],
+)
+def test_statement_error_fails_cleanly_per_driver_path(
+    driver_backend: Backend, path: str, connect_args: Dict[str, Any]
+) -> None:
+    """A column dropped behind dlt's back fails each driver's paths terminally, nothing hangs
+    and no row of the file stays."""
+    if path == "load_data":
+        require_server_local_infile(driver_backend)
+    destination = driver_backend.destination(
+        load_path=path, engine_kwargs={"connect_args": connect_args}
+    )
+    assert_statement_error_fails_cleanly(driver_backend, destination, path)

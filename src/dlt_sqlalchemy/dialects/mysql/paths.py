@@ -5,9 +5,10 @@ that the client library reads as the "local file", so nothing is buffered whole 
 lands on disk (a platform without FIFOs gets a temporary file instead).
 
 Two settings must allow it: the server's `local_infile` and the client's LOCAL_FILES capability
-(mysqlclient built on MariaDB Connector/C has it on, PyMySQL needs `local_infile=True` in
-`connect_args`, libmysqlclient builds need `local_infile=1`). The path checks both and steps
-aside otherwise; it never changes a server setting.
+(mysqlclient built on MariaDB Connector/C and MariaDB Connector/Python have it on, PyMySQL needs
+`local_infile=True` in `connect_args`, mysql-connector-python `allow_local_infile=True`,
+libmysqlclient builds `local_infile=1`). The path checks both and steps aside otherwise; it
+never changes a server setting.
 
 With LOCAL the server cannot stop the client mid-file, so it downgrades data errors (a value too
 long, NULL for a NOT NULL column, a duplicate key) to warnings even in strict mode and loads the
@@ -49,7 +50,10 @@ from dlt_sqlalchemy.sql_text import compile_text
 if TYPE_CHECKING:
     import pyarrow as pa
 
-LOAD_DATA_DRIVERS = ("mysqldb", "pymysql")
+# the drivers whose connection object both Arrow-fed paths know how to drive
+LOAD_DATA_DRIVERS = ("mysqldb", "pymysql", "mysqlconnector", "mariadbconnector")
+# the top-level modules of those drivers' exceptions
+_DRIVER_MODULES = ("MySQLdb", "pymysql", "mysql.connector", "mariadb")
 _CLIENT_LOCAL_FILES = 128  # CLIENT_LOCAL_FILES capability flag of the MySQL protocol
 _SERVER_SETTING_KEY = "dlt_sqlalchemy.local_infile"
 
@@ -131,10 +135,14 @@ class MysqlLoadDataPath(LoadPath):
         if reason is not None:
             return reason
         connection = request.connection
-        client_flag = getattr(_driver(connection), "client_flag", 0)
-        if not client_flag & _CLIENT_LOCAL_FILES:
+        if not _client_flags(_driver(connection)) & _CLIENT_LOCAL_FILES:
+            option = (
+                "allow_local_infile"
+                if connection.dialect.driver == "mysqlconnector"
+                else "local_infile"
+            )
             return (
-                "the client has LOCAL INFILE off: pass `local_infile` in `connect_args`"
+                f"the client has LOCAL INFILE off: pass `{option}` in `connect_args`"
                 " (engine_kwargs)"
             )
         if not _server_allows_local_infile(connection):
@@ -183,14 +191,15 @@ class MysqlLoadDataPath(LoadPath):
         _, code, message = problems[0]
         code = int(code)
         dbapi = request.connection.dialect.loaded_dbapi
+        more = f" ({len(problems) - 1} more)" if len(problems) > 1 else ""
         if code == _NULL_INTO_NOT_NULL:
             column = _WARNING_COLUMN.search(message)
             name = column.group(1) if column else "?"
-            error = dbapi.IntegrityError(_NOT_NULL_ERROR, f"Column '{name}' cannot be null")
+            error = _driver_error(
+                dbapi, "IntegrityError", _NOT_NULL_ERROR, f"Column '{name}' cannot be null{more}"
+            )
         else:
-            error = dbapi.DataError(code, message)
-        more = f" ({len(problems) - 1} more)" if len(problems) > 1 else ""
-        error.args = (error.args[0], f"{error.args[1]}{more}")
+            error = _driver_error(dbapi, "DataError", code, f"{message}{more}")
         row = _WARNING_ROW.search(message)
         failed = python_rows_at(request, int(row.group(1)) - 1) if row else None
         raise BatchFailed(error, failed)
@@ -281,9 +290,29 @@ def _server_allows_local_infile(connection: sa.Connection) -> bool:
     return bool(info[_SERVER_SETTING_KEY])
 
 
+def _client_flags(driver_connection: Any) -> int:
+    """The capability flags the client announced: each driver keeps them under its own name."""
+    for name in ("client_flag", "client_flags", "client_capabilities"):
+        flags = getattr(driver_connection, name, None)
+        if isinstance(flags, int):
+            return flags
+    return 0
+
+
+def _driver_error(dbapi: Any, kind: str, errno: int, message: str) -> Exception:
+    """The driver's own `kind` exception for a server warning, as the driver would raise it for
+    the same error of an INSERT: error number and message where each driver keeps them."""
+    cls = getattr(dbapi, kind)
+    if (getattr(dbapi, "__name__", "") or "").startswith("mysql.connector"):
+        error: Exception = cls(msg=message, errno=errno)
+        return error
+    error = cls(errno, message)
+    return error
+
+
 def _is_driver_error(ex: Exception) -> bool:
     module = type(ex).__module__ or ""
-    return module.startswith(("MySQLdb", "pymysql"))
+    return module.startswith(_DRIVER_MODULES)
 
 
 def _failed_row(request: LoadRequest, ex: Exception) -> Optional[Any]:
@@ -334,6 +363,8 @@ class MysqlInsertValuesPath(LoadPath):
         # Python str, three times (the join, the prefix, the driver's encode): ~40 MB a statement
         prefix = _insert_prefix(request.table, connection.dialect).encode("utf-8")
         cursor = _driver(connection).cursor()
+        # MariaDB Connector/Python takes statements as str only
+        text_only = connection.dialect.driver == "mariadbconnector"
         rows = 0
         try:
             cursor.execute("SELECT @@SESSION.sql_mode")
@@ -350,8 +381,11 @@ class MysqlInsertValuesPath(LoadPath):
                             ),
                             ",",
                         )[0]
+                        statement = b"".join((prefix, values.as_buffer()))
                         try:
-                            cursor.execute(b"".join((prefix, values.as_buffer())))
+                            cursor.execute(
+                                statement.decode("utf-8") if text_only else statement
+                            )
                         except Exception as ex:
                             failed = batch.slice(start, stop - start)
                             raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
@@ -425,6 +459,13 @@ def _insert_prefix(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> st
 
 
 def _connection_charset(driver_connection: Any) -> str:
+    """mysqlclient: `character_set_name()`; MariaDB Connector: `character_set_name` (a str);
+    PyMySQL and mysql-connector-python: `charset`."""
     name = getattr(driver_connection, "character_set_name", None)
-    charset = name() if callable(name) else getattr(driver_connection, "charset", "")
+    if callable(name):
+        charset = name()
+    elif isinstance(name, str):
+        charset = name
+    else:
+        charset = getattr(driver_connection, "charset", "")
     return str(charset).lower()
