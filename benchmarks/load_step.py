@@ -16,6 +16,12 @@ as `FAILED: <reason>` and the script carries on.
     .venv/bin/python benchmarks/load_step.py --rows 100000 --repeat 3
     .venv/bin/python benchmarks/load_step.py --backends sqlite,postgresql --formats parquet
     .venv/bin/python benchmarks/load_step.py --json timings.json
+    .venv/bin/python benchmarks/load_step.py --drivers all --formats typed-jsonl,parquet
+
+`--drivers` runs the two servers through each named driver (`postgresql+pg8000`,
+`mysql+mysqlconnector`, ...; `all` for every one) instead of `--backends`: ours and the built-in
+load the same rows through the same driver, and the speed-up is per driver. Rows are counted
+through the server's default driver either way.
 
 Servers: `DLT_SQLA_TEST_POSTGRESQL_URL` and `DLT_SQLA_TEST_MARIADB_URL` override the default
 URLs (the same ones the test suite uses). SQLite and DuckDB files live in a temporary directory.
@@ -62,6 +68,16 @@ import sqlalchemy as sa
 
 TABLE = "bench_rows"
 BACKENDS = ("sqlite", "postgresql", "mariadb", "duckdb")
+# the driver axis: `backend+driver` of a URL, and the server it loads into
+DRIVERS = {
+    "postgresql+psycopg": "postgresql",
+    "postgresql+psycopg2": "postgresql",
+    "postgresql+pg8000": "postgresql",
+    "mysql+mysqldb": "mariadb",
+    "mysql+pymysql": "mariadb",
+    "mysql+mysqlconnector": "mariadb",
+    "mariadb+mariadbconnector": "mariadb",
+}
 FORMATS = ("typed-jsonl", "parquet")
 DESTINATIONS = ("ours", "built-in")
 SERVER_URLS = {
@@ -149,6 +165,8 @@ class Target:
     url: str
     dataset: str
     run_dir: Path
+    check_url: Optional[str] = None
+    """The server's default driver, to count and drop with when `url` names another driver."""
 
     def count_and_sum(self) -> Tuple[int, int]:
         """COUNT(*) and SUM(id) of the loaded table, read through an engine of our own."""
@@ -158,7 +176,7 @@ class Target:
             url = f"sqlite:///{main.with_name(f'{main.stem}__{self.dataset}{main.suffix}')}"
             schema = None
         else:
-            url, schema = self.url, self.dataset
+            url, schema = self.check_url or self.url, self.dataset
         engine = sa.create_engine(url)
         try:
             table = sa.table(TABLE, sa.column("id"), schema=schema)
@@ -171,7 +189,7 @@ class Target:
 
     def drop(self) -> None:
         if self.backend in ("postgresql", "mariadb"):
-            engine = sa.create_engine(self.url)
+            engine = sa.create_engine(self.check_url or self.url)
             try:
                 with engine.begin() as conn:
                     for name in (self.dataset, f"{self.dataset}_staging"):
@@ -193,6 +211,11 @@ def make_target(backend: str, work_dir: Path, run_id: str) -> Target:
         url = f"sqlite:///{run_dir / 'bench.db'}"
     elif backend == "duckdb":
         url = f"duckdb:///{run_dir / 'bench.duckdb'}"
+    elif backend in DRIVERS:
+        server = DRIVERS[backend]
+        check_url = SERVER_URLS[server]
+        url = sa.make_url(check_url).set(drivername=backend).render_as_string(hide_password=False)
+        return Target(server, url, dataset, run_dir, check_url)
     else:
         url = SERVER_URLS[backend]
     return Target(backend, url, dataset, run_dir)
@@ -207,6 +230,7 @@ def make_destination(name: str, url: str) -> Any:
 
 
 def server_version(backend: str) -> str:
+    backend = DRIVERS.get(backend, backend)
     if backend not in SERVER_URLS:
         return ""
     try:
@@ -620,14 +644,23 @@ def environment(backends: List[str], ref_commit: Optional[str]) -> Dict[str, Any
                 "dlt",
                 "SQLAlchemy",
                 "psycopg",
+                "psycopg2-binary",
+                "pg8000",
                 "mysqlclient",
+                "PyMySQL",
+                "mysql-connector-python",
+                "mariadb",
                 "duckdb",
                 "duckdb_engine",
                 "pyarrow",
             )
         }
         | {"sqlite3 (library)": sqlite3.sqlite_version},
-        "servers": {b: server_version(b) for b in backends if b in SERVER_URLS},
+        "servers": {
+            server: server_version(server)
+            for server in dict.fromkeys(DRIVERS.get(b, b) for b in backends)
+            if server in SERVER_URLS
+        },
     }
 
 
@@ -664,6 +697,13 @@ def main(argv: Optional[List[str]] = None) -> int:
         default=list(DESTINATIONS),
         help="comma-separated, from ours,built-in (both)",
     )
+    parser.add_argument(
+        "--drivers",
+        type=lambda v: list(DRIVERS) if v == "all" else parse_list(v, tuple(DRIVERS), "driver"),
+        default=[],
+        help=f"comma-separated, from {','.join(DRIVERS)}, or `all`: run these drivers of the two"
+        " servers instead of --backends",
+    )
     parser.add_argument("--json", metavar="PATH", help="write environment and raw timings here")
     parser.add_argument(
         "--ref",
@@ -673,6 +713,8 @@ def main(argv: Optional[List[str]] = None) -> int:
     )
     parser.add_argument("--no-warmup", action="store_true", help="skip the untimed warm-up load")
     args = parser.parse_args(argv)
+    if args.drivers:
+        args.backends = args.drivers
     if args.rows < 1 or args.repeat < 1:
         parser.error("--rows and --repeat must be at least 1")
 

@@ -141,3 +141,30 @@ def test_statement_error_fails_cleanly_per_driver_path(
         load_path=path, engine_kwargs={"connect_args": connect_args}
     )
     assert_statement_error_fails_cleanly(driver_backend, destination, path)
+
+
+@pytest.mark.parametrize(
+    "driver_backend,path,connect_args",
+    [pytest.param(d, p, c, id=f"{d}-{p}") for d, p, c in DRIVER_PATHS],
+    indirect=["driver_backend"],
+)
+def test_value_errors_name_the_column_per_driver_path(
+    driver_backend: Backend, path: str, connect_args: Dict[str, Any]
+) -> None:
+    """NULL into a NOT NULL column, refused by each bulk path of each driver (LOAD DATA LOCAL
+    only warns: the path raises the warning as the driver's own error), names the column."""
+    backend = driver_backend
+    if path == "load_data":
+        require_server_local_infile(backend)
+    destination = backend.destination(
+        load_path=path, engine_kwargs={"connect_args": connect_args}
+    )
+    pipeline = backend.pipeline(destination=destination)
+    not_null: Dict[str, TColumnSchema] = {"n": {"data_type": "bigint", "nullable": False}}
+    pipeline.run([{"id": 0, "n": 0}], table_name="t", columns=not_null)
+    rows: List[Dict[str, Any]] = [{"id": i, "n": i} for i in range(1, 50)] + [{"id": 50}]
+    with pytest.raises(PipelineStepFailed) as raised:
+        pipeline.run(rows, table_name="t", columns={"n": {"data_type": "bigint", "nullable": True}})
+    assert_names_column(raised.value, "t", "n")
+    table = backend.qualified(pipeline.dataset_name, "t")
+    assert [tuple(r) for r in backend.query(f"SELECT id FROM {table}")] == [(0,)]
