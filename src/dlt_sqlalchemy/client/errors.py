@@ -249,6 +249,8 @@ def driver_error(ex: BaseException) -> Any:
         if isinstance(current, sa.exc.DBAPIError):
             if current.orig is None:
                 return current
+            if not isinstance(current.orig, sa.exc.StatementError):
+                return current.orig  # whatever its class: what the driver (or dialect) raised
             current = current.orig
         elif isinstance(current, sa.exc.StatementError):
             current = current.orig or current.__cause__
