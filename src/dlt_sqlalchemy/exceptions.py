@@ -10,6 +10,7 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     │   └── DriverImportFailed                     ... or installed, but its import fails
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
+    ├── PrimaryKeyRequired (also ValueError)       the server requires a primary key on every table
     ├── InvalidCredentials                         authentication failed, unknown database
     └── DatabaseTerminalException (dlt)
         └── ValueNotStorable                       a value the column cannot hold (names both)
@@ -161,6 +162,33 @@ class IdentifierTooLong(DestinationTerminalException, ValueError):
             f" {limit}. Nothing was created or loaded. Use a shorter name, or a naming convention"
             " that shortens names to this limit (dlt's conventions shorten by characters, to the"
             f" limit known before connecting). {see('identifier-too-long')}"
+        )
+        super().__init__(msg)
+
+
+class PrimaryKeyRequired(DestinationTerminalException, ValueError):
+    """The server refuses tables without a primary key (Galera's `wsrep_mode=REQUIRED_PRIMARY_KEY`,
+    MySQL's `sql_require_primary_key`) and a table to create would have none: said before any
+    DDL runs, since every retry would be refused the same way."""
+
+    def __init__(self, table_name: str, setting: str, nested: bool = False) -> None:
+        self.table_name = table_name
+        self.setting = setting
+        if nested:
+            fix = (
+                "it is a nested table, which has no primary key hint of its own: load the nested"
+                " data as JSON in its parent instead (dlt's `max_table_nesting`, or a `json`"
+                " column hint on the field)"
+            )
+        else:
+            fix = (
+                "give its resource a `primary_key` hint (a column, or columns, unique per row)"
+                " and set the destination option `create_primary_keys=True`"
+            )
+        msg = (
+            f"Table `{table_name}` would have no primary key, and the server requires one on"
+            f" every table ({setting}). Nothing was created. To fix it, {fix}."
+            " dlt's own tables get a hidden key column `_dlt_sqla_row` automatically."
         )
         super().__init__(msg)
 

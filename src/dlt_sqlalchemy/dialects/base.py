@@ -146,6 +146,22 @@ class DialectCapabilities:
         """Rewrites a table before it is created or loaded; the default keeps it as it is."""
         return table
 
+    def table_to_create(
+        self,
+        client: DialectSqlClient,
+        table: sa.Table,
+        table_schema: PreparedTableSchema,
+        dlt_table: bool = False,
+    ) -> sa.Table:
+        """The table as CREATE TABLE makes it, for what the server requires of new tables (a
+        primary key on every table, a storage engine that replicates). `dlt_table` is true for
+        dlt's own tables (loads, schema versions, state).
+
+        Applied only when creating, after `adapt_table`: a column added here (an auto-increment
+        key, say) is not loaded or read, so dlt never sees it. The default keeps the table.
+        """
+        return table
+
     def is_undefined_relation(self, e: Exception) -> Optional[bool]:
         """True if `e` means a missing table or schema, False if surely not, None if unsure."""
         return None
