@@ -100,3 +100,34 @@ def test_which_settings_require_a_primary_key() -> None:
         "sql_require_primary_key=ON"
     )
     assert primary_key_requirement({"wsrep_on": "ON", "wsrep_mode": ""}) is None
+
+
+@pytest.fixture
+def myisam_by_default(galera: GaleraCluster) -> Iterator[GaleraCluster]:
+    """The cluster with MyISAM as every node's default engine, for this test only."""
+    _set_global_on_each_node(galera, "default_storage_engine = 'MyISAM'")
+    try:
+        yield galera
+    finally:
+        _set_global_on_each_node(galera, "default_storage_engine = 'InnoDB'")
+
+
+def test_tables_on_a_galera_node_are_innodb_whatever_the_default(
+    myisam_by_default: GaleraCluster,
+) -> None:
+    """Galera replicates InnoDB only: with MyISAM tables the rows would stay on one node."""
+    galera = myisam_by_default
+    node = galera.node(0)
+    pipeline = node.pipeline()
+    pipeline.run(
+        dlt.resource(make_rows(40), name="players", primary_key="id", write_disposition="merge")
+    )
+    dataset = pipeline.dataset_name
+    engines = node.query(
+        "SELECT table_schema, table_name, engine FROM information_schema.tables"
+        f" WHERE table_schema IN ('{dataset}', '{dataset}_staging')"
+    )
+    assert {t for _, t, _ in engines} >= {"players", "_dlt_loads", "_dlt_version"}
+    assert {e for _, _, e in engines} == {"InnoDB"}, engines
+    counts = galera.query_each(f"SELECT COUNT(*) FROM {node.qualified(dataset, 'players')}")
+    assert counts == [[(40,)]] * len(galera.nodes)

@@ -74,22 +74,31 @@ class MysqlCapabilities(DialectCapabilities):
         dlt_table: bool = False,
     ) -> sa.Table:
         """dlt's own tables get a hidden auto-increment key where the server requires a primary
-        key on every table; a user table without one is refused before any DDL runs."""
+        key on every table; a user table without one is refused before any DDL runs. On a
+        Galera node every table is InnoDB: the cluster replicates no other engine, so with
+        another default engine the rows would stay on one node while the load reports success.
+        """
         connection = client.native_connection
         if connection is None:
             return table
         settings = server_settings(connection)
         requirement = primary_key_requirement(settings)
-        if requirement is not None and not table.primary_key.columns:
-            if not dlt_table:
-                nested = bool(table_schema.get("parent"))
-                raise PrimaryKeyRequired(str(table_schema["name"]), requirement, nested)
-            table = table.to_metadata(sa.MetaData())
+        needs_key = requirement is not None and not table.primary_key.columns
+        if needs_key and not dlt_table:
+            nested = bool(table_schema.get("parent"))
+            raise PrimaryKeyRequired(str(table_schema["name"]), requirement or "", nested)
+        galera = is_galera(settings)
+        if not (needs_key or galera):
+            return table
+        table = table.to_metadata(sa.MetaData())  # the loaded table stays as it is
+        if needs_key:
             # dlt inserts and reads these tables by column name: an extra column it never
             # names, filled by the server, keeps them readable to dlt and to other loaders
             table.append_column(
                 sa.Column(ROW_KEY_COLUMN, sa.BigInteger(), primary_key=True, autoincrement=True)
             )
+        if galera:
+            table.dialect_kwargs["mysql_engine"] = "InnoDB"
         return table
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
