@@ -186,6 +186,13 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Keep the staging dataset's tables in the dataset itself, named `<prefix><table>`, instead
     of in a schema of their own: for logins that may not CREATE SCHEMA (Oracle users, locked-down
     servers). Off by default."""
+    rows_per_commit: Optional[int] = None
+    """Commit each file in chunks of this many rows instead of in one transaction: for clusters
+    with write-set limits (Galera's wsrep_max_ws_rows / wsrep_max_ws_size). Trade-off: a file
+    that fails midway leaves its committed chunks in the table; the chunks done are recorded
+    (table `_dlt_sqla_file_progress`, in the same transaction as each chunk) so that dlt's
+    retry of the job resumes after the last committed chunk: no row is lost or loaded twice.
+    Off by default (a file is all or nothing)."""
     load_path: Optional[str] = None
     """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
     dialect's fastest available path loads each file."""
@@ -205,6 +212,11 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         self.engine_kwargs = resolve_engine_kwargs(self.engine_kwargs, self.engine_args)
         self.engine_args = {}
         self._check_loader_file_format()
+        if self.rows_per_commit is not None and self.rows_per_commit < 1:
+            raise ConfigurationValueError(
+                f"`rows_per_commit = {self.rows_per_commit}`: give a number of rows of at least"
+                " 1, or leave it unset to load each file in one transaction."
+            )
         if self.credentials is None:
             return
         self._check_load_path()
