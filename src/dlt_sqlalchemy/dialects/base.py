@@ -226,6 +226,32 @@ class DialectCapabilities:
         indexes = sa.inspect(connection).get_indexes(table_name, schema=schema)
         return any(index["name"] == index_name for index in indexes)
 
+    def merge_keys_unindexed(
+        self,
+        connection: sa.Connection,
+        schema: Optional[str],
+        table_name: str,
+        keys: Sequence[str],
+    ) -> bool:
+        """Whether no index (primary key, unique constraint or plain index) of `table_name`
+        starts with exactly the columns `keys`: a merge then reads the whole table for each
+        batch of incoming keys, which on a cluster also holds locks replicas wait for."""
+        inspector = sa.inspect(connection)
+        wanted = {k.lower() for k in keys}
+        covering: List[Sequence[Optional[str]]] = [
+            inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns")
+            or []
+        ]
+        covering += [
+            u["column_names"] for u in inspector.get_unique_constraints(table_name, schema=schema)
+        ]
+        covering += [i["column_names"] for i in inspector.get_indexes(table_name, schema=schema)]
+        for columns in covering:
+            leading = {str(c).lower() for c in list(columns)[: len(wanted)] if c is not None}
+            if leading == wanted:
+                return False
+        return True
+
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]
     ) -> Dict[str, List[StorageColumn]]:
