@@ -16,7 +16,8 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
         └── ValueNotStorable                       a value the column cannot hold (names both)
         ├── DatabaseLimitExceeded                  a table over a server limit (with the limit)
     DestinationTransientException
-    └── DatabaseUnreachable                        host down or refusing connections
+    ├── DatabaseUnreachable                        host down or refusing connections
+    └── ConcurrentStagingLoad                      another loader's rows in a shared staging table
     ConfigurationValueError (dlt)
     └── InvalidEngineOption                        an `engine_kwargs` key create_engine refuses
 
@@ -189,6 +190,27 @@ class PrimaryKeyRequired(DestinationTerminalException, ValueError):
             f"Table `{table_name}` would have no primary key, and the server requires one on"
             f" every table ({setting}). Nothing was created. To fix it, {fix}."
             " dlt's own tables get a hidden key column `_dlt_sqla_row` automatically."
+        )
+        super().__init__(msg)
+
+
+class ConcurrentStagingLoad(DestinationTransientException):
+    """A staging table holds rows of another package that has not completed: another pipeline
+    is loading into the same dataset, through the same staging dataset, at the same time.
+    Transient: once the other package completes, its rows are leftovers this load deletes."""
+
+    def __init__(self, table_name: str, staging_dataset: str, dataset: str, load_ids: str):
+        self.table_name = table_name
+        self.load_ids = load_ids
+        msg = (
+            f"Staging table `{table_name}` (dataset `{staging_dataset}`) holds rows of another"
+            f" load package that has not completed (load id {load_ids}): another pipeline is"
+            f" loading into dataset `{dataset}` at the same time, and every pipeline merges"
+            " through the same staging dataset. This load waits for it: the job is retried, and"
+            " once the other package completed its rows are cleared away (if the retries run"
+            " out first, run `pipeline.load()` again). To merge into one dataset from several"
+            " pipelines at once, give each its own staging dataset"
+            ' (`staging_dataset_name_layout`, e.g. "%s_staging_<pipeline name>").'
         )
         super().__init__(msg)
 

@@ -17,6 +17,7 @@ from dlt.common.metrics import LoadJobMetrics
 from dlt.common.storages.load_package import ParsedLoadJobFileName
 
 from dlt_sqlalchemy.capabilities import DEFAULT_BATCH_ROWS
+from dlt_sqlalchemy.client.errors import is_value_error
 from dlt_sqlalchemy.load.chunks import FileProgress, chunk_files, chunk_folder
 from dlt_sqlalchemy.load.failures import explain_failure
 from dlt_sqlalchemy.load.path import (
@@ -25,6 +26,7 @@ from dlt_sqlalchemy.load.path import (
     LoadRequest,
     choose_load_path,
 )
+from dlt_sqlalchemy.load.staging import clear_foreign_rows, concurrent_load, foreign_load_ids
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.client.job_host import JobHost
@@ -49,7 +51,13 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             self._run_in_chunks(client, table, rows_per_commit)
             return
         with client.sql_client.begin_transaction():
+            self._clear_staging(client, table)
             self.rows_loaded = self._load(client, table, self._file_path)
+
+    def _clear_staging(self, client: JobHost, table: sa.Table) -> None:
+        """In a staging table, rows of other packages go first (see `load.staging`)."""
+        if getattr(client, "in_staging_dataset_mode", False):
+            clear_foreign_rows(client, table, self._schema, self._load_id)
 
     def _run_in_chunks(self, client: JobHost, table: sa.Table, rows_per_commit: int) -> None:
         """Commits every `rows_per_commit` rows, each commit with the file's progress, and
@@ -69,6 +77,7 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             )
             for chunk_path, chunk_rows in chunks:
                 with sql_client.begin_transaction():
+                    self._clear_staging(client, table)
                     loaded = self._load(client, table, chunk_path)
                     chunks_done, rows_done = chunks_done + 1, rows_done + chunk_rows
                     progress.record(chunks_done, rows_done)
@@ -102,13 +111,29 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             return path.load(request)
         except BatchFailed as failed:
             cause, batch = failed.cause, failed.batch
+            self._raise_if_concurrent(client, table, cause)
             raise explain_failure(
                 cause, sql_client, self.load_table_name, table, columns, batch, source
             ) from cause
         except Exception as ex:
+            self._raise_if_concurrent(client, table, ex)
             raise explain_failure(
                 ex, sql_client, self.load_table_name, table, columns, None, source
             ) from ex
+
+    def _raise_if_concurrent(self, client: JobHost, table: sa.Table, ex: Exception) -> None:
+        """A duplicate key in a staging table that another package's rows reached meanwhile (on
+        a cluster: committed via another node) is that concurrency, not a value of ours."""
+        if not getattr(client, "in_staging_dataset_mode", False) or not is_value_error(ex):
+            return
+        sql_client = client.sql_client
+        try:
+            sql_client.rollback_transaction()  # the statement's failure aborted it (PostgreSQL)
+            foreign = foreign_load_ids(client, table, self._schema, self._load_id)
+        except Exception:  # the look is only to explain: the original error stands
+            return
+        if foreign:
+            raise concurrent_load(client, table, sorted(foreign)) from ex
 
     def metrics(self) -> Optional[LoadJobMetrics]:
         metrics = super().metrics()
