@@ -204,9 +204,7 @@ _REFUSED_PATTERNS = re.compile(
 _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
 
-def classify(
-    ex: Exception, dialect_caps: Optional[DialectCapabilities]
-) -> Optional[TErrorClass]:
+def classify(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> Optional[TErrorClass]:
     """Returns the outcome for `ex`, or None when it is not a database error at all.
 
     Judged on the driver's exception underneath (`driver_error`), so the same server error
@@ -262,7 +260,7 @@ def driver_error(ex: BaseException) -> Any:
 
 
 def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
-    """"terminal" when the server refused the login or the database, else "transient".
+    """ "terminal" when the server refused the login or the database, else "transient".
 
     libpq gives no SQLSTATE for a refused login, so the server's `FATAL:` report is the only
     evidence there; codes decide first wherever the driver has them.

@@ -68,5 +68,8 @@ def concurrent_load(client: JobHost, table: sa.Table, running: List[str]) -> Con
     sql_client = client.sql_client
     shown = ", ".join(running[:_SHOWN]) + (" ..." if len(running) > _SHOWN else "")
     return ConcurrentStagingLoad(
-        str(table.name), str(table.schema), sql_client.home_dataset_name, shown
+        str(table.name),
+        str(table.schema or sql_client.home_dataset_name),
+        sql_client.home_dataset_name,
+        shown,
     )

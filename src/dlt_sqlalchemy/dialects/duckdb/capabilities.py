@@ -78,8 +78,6 @@ class DuckdbCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: DialectSqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         # duckdb-engine compiles with PostgreSQL's compiler, and DuckDB speaks ON CONFLICT
         return on_conflict_upsert(spec, postgresql.insert)

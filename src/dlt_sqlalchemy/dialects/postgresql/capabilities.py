@@ -39,9 +39,7 @@ class PostgresqlCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: DialectSqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         return on_conflict_upsert(spec, postgresql.insert)
 
     def swap_tables(

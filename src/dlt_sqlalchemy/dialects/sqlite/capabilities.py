@@ -69,6 +69,8 @@ class SqliteCapabilities(DialectCapabilities):
     # --- datasets as attached files -----------------------------------------------------------
 
     def on_connect(self, client: DialectSqlClient, connection: sa.Connection) -> None:
+        if not client.datasets_in_schemas:
+            return  # one dataset in the main file: nothing to attach
         attached = _attached(connection)
         layout = _Layout.of(connection)
         # SQL follow-up jobs run in staging mode but read both datasets: attach both, once each
@@ -178,9 +180,7 @@ class SqliteCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: DialectSqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         return on_conflict_upsert(spec, sqlite.insert)
 
     def swap_tables(

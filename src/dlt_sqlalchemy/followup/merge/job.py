@@ -9,7 +9,7 @@ the native forms (upsert syntax, timestamp literals).
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING, List, Sequence, Set, Tuple, cast
+from typing import TYPE_CHECKING, List, Optional, Sequence, Set, Tuple, cast
 
 from dlt.common import logger
 from dlt.common.destination.client import PreparedTableSchema
@@ -41,7 +41,7 @@ class SqlalchemyMergeJob(SqlalchemyFollowupJob):
 
 # (server, dataset, table) already looked at in this process: the look costs a round trip, the
 # warning is worth reading once
-_LOOKED_AT: Set[Tuple[str, str, str]] = set()
+_LOOKED_AT: Set[Tuple[str, Optional[str], str]] = set()
 _LOOKED_AT_LOCK = threading.Lock()
 
 
