@@ -44,6 +44,7 @@ class FileProgress:
             schema=dataset,
         )
         self._mine = sa.and_(self.table.c.load_id == load_id, self.table.c.file_name == file_name)
+        self._recorded = False  # whether the record exists (then UPDATE, else INSERT)
 
     def ensure_table(self) -> None:
         """Creates the progress table unless it exists; its own statement, before any chunk
@@ -89,8 +90,6 @@ class FileProgress:
             )
         self.client.sql_client.execute_sql(statement)
         self._recorded = True
-
-    _recorded = False
 
     def forget(self) -> None:
         """Deletes the record once every row of the file is in."""
