@@ -90,7 +90,8 @@ class BatchInserter:
         if processor is None:
             return values
         try:
-            return list(map(processor, values))
+            # NULL stays NULL: some dialects' processors (sqlalchemy-firebird's BLOB) choke on None
+            return [None if value is None else processor(value) for value in values]
         except BIND_ERRORS as ex:  # one try per column and batch, none per value
             raise BindRefused(name, ex) from ex
 
