@@ -23,6 +23,8 @@ from dlt_sqlalchemy import sqlalchemy as sqlalchemy_destination
 from dlt_sqlalchemy.exceptions import DatabaseHoldsAnotherDataset
 from dlt_sqlalchemy.testing import CHECKS, ConformanceTarget
 from dlt_sqlalchemy.testing.checks import run_check
+from test_errors import assert_value_not_storable
+from test_load_paths import EDGE_TEXTS, paths_used
 
 HOST = os.environ.get("DLT_SQLA_TEST_FIREBIRD_HOST", "127.0.0.1:3050")
 DIRECTORY = os.environ.get("DLT_SQLA_TEST_FIREBIRD_DIR", "/tmp/dlt_sqla_firebird")
@@ -123,7 +125,8 @@ def test_merge_replace_and_evolution(firebird_url: str, tmp_path: Any, strategy:
     assert scalar(firebird_url, "SELECT count(*) FROM openings") == 2
 
 
-def test_every_type_reads_back_equal(firebird_url: str, tmp_path: Any) -> None:
+@pytest.mark.parametrize("file_format", ["parquet", "typed-jsonl"])
+def test_every_type_reads_back_equal(firebird_url: str, tmp_path: Any, file_format: str) -> None:
     """Values equal on read-back; timestamps to Firebird's 100 microseconds."""
     ts = datetime.datetime(2024, 5, 17, 13, 45, 12, 123456, tzinfo=UTC)
     row = {
@@ -148,7 +151,8 @@ def test_every_type_reads_back_equal(firebird_url: str, tmp_path: Any) -> None:
         "doc": {"data_type": "json"},
     }
     pipeline = make_pipeline(firebird_url, tmp_path)
-    pipeline.run([row], table_name="types", columns=columns)
+    info = pipeline.run([row], table_name="types", columns=columns, loader_file_format=file_format)
+    assert paths_used(info, "types") == {"execute_block"}
     got = dict(zip(row, pipeline.dataset()["types"].select(*row).fetchall()[0]))
     assert got["txt"] == row["txt"]
     assert got["big"] == row["big"]
@@ -220,3 +224,37 @@ def test_conformance_kit_passes_with_no_options(
 ) -> None:
     result = run_check(check, ConformanceTarget(firebird_url, str(tmp_path / "kit")))
     assert result.outcome == "passed", result
+
+
+@pytest.mark.parametrize("file_format", ["parquet", "typed-jsonl"])
+def test_block_path_keeps_texts_that_break_careless_literals(
+    firebird_url: str, tmp_path: Any, file_format: str
+) -> None:
+    texts = [t for t in EDGE_TEXTS if "\x00" not in t]
+    rows = [{"id": i, "txt": t, "key": f"k'{i}"} for i, t in enumerate(texts)]
+    pipeline = make_pipeline(firebird_url, tmp_path)
+    columns: Dict[str, Any] = {"key": {"data_type": "text", "precision": 20}}
+    info = pipeline.run(rows, table_name="texts", columns=columns, loader_file_format=file_format)
+    assert paths_used(info, "texts") == {"execute_block"}
+    got = sorted(pipeline.dataset()["texts"].select("id", "txt", "key").fetchall())
+    assert [(r[1], r[2]) for r in got] == [(r["txt"], r["key"]) for r in rows]
+
+
+def test_block_path_loads_many_blocks(firebird_url: str, tmp_path: Any) -> None:
+    pipeline = make_pipeline(firebird_url, tmp_path)
+    info = pipeline.run(games(1234), table_name="games")
+    assert paths_used(info, "games") == {"execute_block"}
+    assert scalar(firebird_url, "SELECT count(*) FROM games") == 1234
+    assert scalar(firebird_url, "SELECT count(*) FROM games__moves") == 3702
+
+
+def test_a_value_the_column_cannot_hold_fails_the_file_terminally(
+    firebird_url: str, tmp_path: Any
+) -> None:
+    pipeline = make_pipeline(firebird_url, tmp_path)
+    pipeline.run([{"id": 1, "code": "ok"}], table_name="codes", columns={"code": {"precision": 5}})
+    rows = [{"id": i, "code": "ok"} for i in range(2, 600)] + [{"id": 600, "code": "far too long"}]
+    with pytest.raises(PipelineStepFailed) as failed:
+        pipeline.run(rows, table_name="codes", columns={"code": {"precision": 5}})
+    assert_value_not_storable(failed.value, "codes", "code")
+    assert scalar(firebird_url, "SELECT count(*) FROM codes") == 1  # no row of the file

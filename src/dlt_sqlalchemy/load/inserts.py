@@ -76,6 +76,10 @@ class BatchInserter:
         rows = list(zip(*converted))
         if not rows:
             return 0
+        return self.execute(rows)
+
+    def execute(self, rows: List[Any]) -> int:
+        """Sends converted rows (tuples in column order) to the driver; returns the row count."""
         cursor = self.connection.connection.cursor()
         if self.prepare_cursor is not None:
             self.prepare_cursor(cursor)

@@ -17,8 +17,10 @@ from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapab
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, StorageColumn, TErrorClass
 from dlt_sqlalchemy.dialects.firebird import catalog
+from dlt_sqlalchemy.dialects.firebird.paths import ExecuteBlockPath
 from dlt_sqlalchemy.dialects.firebird.reads import SQLGLOT_NAME
 from dlt_sqlalchemy.dialects.firebird.types import FirebirdTypeMapper
+from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 
 LONG_IDENTIFIERS_SINCE = (4,)
 
@@ -98,6 +100,9 @@ class FirebirdCapabilities(DialectCapabilities):
         naive = value.replace(tzinfo=None)
         text = f"{naive:%Y-%m-%d %H:%M:%S}.{naive.microsecond // 100:04d}"
         return sa.literal_column(f"TIMESTAMP '{text}'", type_=column.type)
+
+    def load_paths(self) -> Sequence[LoadPath]:
+        return (ExecuteBlockPath(), ExecutemanyPath())
 
     def alter_table_add_columns(
         self, table: sa.Table, columns: Sequence[sa.Column[Any]]
