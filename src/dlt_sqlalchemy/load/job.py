@@ -21,6 +21,7 @@ from dlt_sqlalchemy.load.path import (
     LoadRequest,
     choose_load_path,
 )
+from dlt_sqlalchemy.load.progress import LoadProgress
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.client.job_host import JobHost
@@ -43,6 +44,7 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
         table = client.sa_table(self.load_table_name)
         # dlt columns in the order of the table's columns (an `adapt_table` hook may reorder)
         columns: List[Dict[str, Any]] = table.info["dlt_columns"]
+        progress = LoadProgress(self._file_path, self.load_table_name)
         with sql_client.begin_transaction():
             request = LoadRequest(
                 connection=sql_client.native_connection,
@@ -51,6 +53,7 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
                 file_path=self._file_path,
                 file_format=self.file_format,
                 batch_rows=client.capabilities.max_rows_per_insert or DEFAULT_BATCH_ROWS,
+                progress=progress,
             )
             try:
                 path = choose_load_path(
@@ -72,6 +75,8 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
                 raise explain_failure(
                     ex, sql_client, self.load_table_name, table, columns, None, source
                 ) from ex
+        # committed: the rows are in
+        progress.finish(self.rows_loaded, path.name)
 
     def metrics(self) -> Optional[LoadJobMetrics]:
         metrics = super().metrics()
