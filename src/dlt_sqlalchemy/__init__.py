@@ -1,9 +1,9 @@
 """dlt-sqlalchemy: a dlt destination for any database with a SQLAlchemy dialect.
 
-    import dlt
-    from dlt_sqlalchemy import sqlalchemy
+import dlt
+from dlt_sqlalchemy import sqlalchemy
 
-    pipeline = dlt.pipeline("chess", destination=sqlalchemy("postgresql://loader@db/dwh"))
+pipeline = dlt.pipeline("chess", destination=sqlalchemy("postgresql://loader@db/dwh"))
 """
 
 from dlt_sqlalchemy.configuration import SqlalchemyClientConfiguration, SqlalchemyCredentials

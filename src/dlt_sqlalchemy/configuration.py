@@ -233,7 +233,7 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         if self.loader_file_format is None or self.loader_file_format in FILE_FORMATS:
             return
         raise ConfigurationValueError(
-            f"`loader_file_format = \"{self.loader_file_format}\"` is not a file format the"
+            f'`loader_file_format = "{self.loader_file_format}"` is not a file format the'
             f" sqlalchemy destination loads: choose one of {', '.join(FILE_FORMATS)}, or leave it"
             " unset for the dialect's preference (parquet where pyarrow is installed)."
         )
@@ -251,7 +251,7 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
             names.append("executemany")
         if self.load_path not in names:
             raise ConfigurationValueError(
-                f"`load_path = \"{self.load_path}\"` is not a load path of `{backend}`: its"
+                f'`load_path = "{self.load_path}"` is not a load path of `{backend}`: its'
                 f" paths are {', '.join(names)} (fastest first; `executemany` works everywhere)."
                 " Leave `load_path` unset to take the fastest available one."
             )
@@ -351,8 +351,11 @@ def _no_credentials_found() -> str:
         "  - the environment variable DESTINATION__SQLALCHEMY__CREDENTIALS (a URL), or the split"
         " fields DESTINATION__SQLALCHEMY__CREDENTIALS__DRIVERNAME, __HOST, __DATABASE...;",
         f'  - `credentials = "<url>"` under [destination.sqlalchemy] in {secrets}'
-        + ("" if os.path.exists(secrets) else " (no such file: dlt reads .dlt/ in the current"
-           f" working directory, {os.getcwd()})")
+        + (
+            ""
+            if os.path.exists(secrets)
+            else f" (no such file: dlt reads .dlt/ in the current working directory, {os.getcwd()})"
+        )
         + ";",
         "  - the `credentials` argument of `sqlalchemy(...)`.",
     ]
@@ -405,8 +408,10 @@ def _what_is_wrong(value: Any) -> str:
     port = authority.rpartition(":")[2] if ":" in authority else ""
     if port and not port.isdigit():
         return f"the port `{port}` is not a number"
-    return "it could not be parsed (check the characters of the password: `@`, `/`, `:` and `%`" \
+    return (
+        "it could not be parsed (check the characters of the password: `@`, `/`, `:` and `%`"
         " must be percent-encoded)"
+    )
 
 
 def _package_version() -> str:

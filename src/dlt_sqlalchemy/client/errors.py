@@ -202,9 +202,7 @@ _REFUSED_PATTERNS = re.compile(
 _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
 
-def classify(
-    ex: Exception, dialect_caps: Optional[DialectCapabilities]
-) -> Optional[TErrorClass]:
+def classify(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> Optional[TErrorClass]:
     """Returns the outcome for `ex`, or None when it is not a database error at all."""
     if isinstance(ex, sa.exc.NoSuchTableError):
         return "undefined_relation"
@@ -228,7 +226,7 @@ def classify(
 
 
 def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
-    """"terminal" when the server refused the login or the database, else "transient".
+    """ "terminal" when the server refused the login or the database, else "transient".
 
     libpq gives no SQLSTATE for a refused login, so the server's `FATAL:` report is the only
     evidence there; codes decide first wherever the driver has them.

@@ -105,9 +105,7 @@ class SqlalchemyTypeMapper(DataTypeMapper):
             raise UnsupportedColumnType(_table_name(table), str(column.get("name")), str(data_type))
         return visitor(column, table)
 
-    def first_renderable(
-        self, column: TColumnSchema, table: Any, *candidates: TSaType
-    ) -> TSaType:
+    def first_renderable(self, column: TColumnSchema, table: Any, *candidates: TSaType) -> TSaType:
         """The first of `candidates` the dialect in use can write in DDL.
 
         SQLAlchemy's portable types compile on every built-in dialect, but a third-party dialect
@@ -438,10 +436,7 @@ KEY_HINTS = (
 def _is_key_column(column: TColumnSchema) -> bool:
     """Columns that are indexed or that merges join on: dlt's own row, parent and root keys
     (`_dlt_id`, `_dlt_parent_id`, `_dlt_root_id`) and the row version of `scd2` among them."""
-    return any(
-        column.get(hint)
-        for hint in KEY_HINTS
-    )
+    return any(column.get(hint) for hint in KEY_HINTS)
 
 
 def _table_name(table: Any) -> str:

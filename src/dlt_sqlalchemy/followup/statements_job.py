@@ -55,9 +55,7 @@ class SqlStatementsJob(SqlLoadJob):
         client = cast("JobHost", self._job_client)
         try:
             return self._sql_client.run(  # type: ignore[no-any-return]
-                lambda connection: guards.statements_to_run(
-                    plain, connection, client.dialect_caps
-                )
+                lambda connection: guards.statements_to_run(plain, connection, client.dialect_caps)
             )
         except guards.GuardConflict as ex:
             raise DestinationTerminalException(f"{self._file_name}: {ex}") from ex

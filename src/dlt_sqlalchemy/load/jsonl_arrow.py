@@ -312,9 +312,7 @@ class _Structure:
         data = self.data
         opening, closing = self.quotes[0::2], self.quotes[1::2]
         size = len(key)
-        candidates = np.flatnonzero(
-            (closing - opening - 1 == size) & (data[opening + 1] == key[0])
-        )
+        candidates = np.flatnonzero((closing - opening - 1 == size) & (data[opening + 1] == key[0]))
         if candidates.size and size > 1:
             window = data[opening[candidates, None] + 1 + np.arange(size)]
             candidates = candidates[np.all(window == np.frombuffer(key, np.uint8), axis=1)]

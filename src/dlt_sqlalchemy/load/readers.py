@@ -316,5 +316,3 @@ def _from_parquet(array: pa.Array, column: Dict[str, Any]) -> pa.Array:
         # nanoseconds to the microseconds databases keep: truncated, not refused
         return array.cast(target, safe=False)
     return array.cast(target)
-
-

@@ -115,9 +115,7 @@ class MysqlCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: DialectSqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         """INSERT ... SELECT ... ON DUPLICATE KEY UPDATE, on a unique index over the keys.
 
         The index is made the first time (MySQL's CREATE INDEX commits on its own, so that one

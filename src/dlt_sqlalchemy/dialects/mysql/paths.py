@@ -365,9 +365,7 @@ def _rendered_rows(batch: pa.RecordBatch, backslashes: bool) -> pa.Array:
     """`(v1,v2,...)` per row of `batch`, as UTF-8 text; intermediates freed as soon as used."""
     import pyarrow.compute as pc
 
-    body = pc.binary_join_element_wise(
-        *[_sql_literals(a, backslashes) for a in batch.columns], ","
-    )
+    body = pc.binary_join_element_wise(*[_sql_literals(a, backslashes) for a in batch.columns], ",")
     return pc.binary_join_element_wise("(", body, ")", "")
 
 

@@ -178,9 +178,7 @@ class SqliteCapabilities(DialectCapabilities):
 
     # --- merge and replace --------------------------------------------------------------------
 
-    def upsert_statements(
-        self, client: DialectSqlClient, spec: UpsertSpec
-    ) -> List[TStatement]:
+    def upsert_statements(self, client: DialectSqlClient, spec: UpsertSpec) -> List[TStatement]:
         return on_conflict_upsert(spec, sqlite.insert)
 
     def swap_tables(

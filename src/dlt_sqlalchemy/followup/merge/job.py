@@ -35,9 +35,7 @@ class SqlalchemyMergeJob(SqlalchemyFollowupJob):
         return cls.from_statements(table_chain, merge_sql(table_chain, job_client))
 
 
-def merge_sql(
-    table_chain: Sequence[PreparedTableSchema], job_client: JobHost
-) -> List[str]:
+def merge_sql(table_chain: Sequence[PreparedTableSchema], job_client: JobHost) -> List[str]:
     """The merge statements for `table_chain` as SQL text, in the order they must run."""
     chain = MergeChain(table_chain, job_client)
     return chain.render(merge_statements(chain))
