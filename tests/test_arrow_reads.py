@@ -26,7 +26,12 @@ def todays_arrow(relation: Any, monkeypatch: pytest.MonkeyPatch, **kwargs: Any) 
         return relation.arrow(**kwargs)
 
 
-NATIVE = {"postgresql": "adbc", "duckdb": "duckdb-arrow", "sqlite": "dbapi", "mariadb": "dbapi"}
+NATIVE = {
+    "postgresql": "adbc",
+    "duckdb": "duckdb-arrow",
+    "sqlite": "adbc",
+    "mariadb": "mysqlclient-text",
+}
 
 
 @pytest.mark.parametrize("file_format", all_types.FORMATS)

@@ -255,13 +255,17 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         """The dialect's Arrow readers available here, fastest first. Inside a transaction only
         those on this connection: a reader of its own connection would miss uncommitted rows."""
         self._ensure_connection()  # readers look at the driver behind it
-        in_tx = self._tx is not None
         readers = [
             reader
             for reader in self.dialect_caps.arrow_readers()
-            if not (in_tx and reader.own_connection) and reader.is_available(self)
+            if not (self.in_transaction and reader.own_connection) and reader.is_available(self)
         ]
         return readers
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside `begin_transaction()`."""
+        return self._tx is not None
 
     def translated(self, ex: Exception) -> Exception:
         """`ex` as the dlt exception this client raises for it (secrets scrubbed)."""

@@ -112,19 +112,35 @@ class ArrowTarget:
 
 
 def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
+    """`array` cast to `target` by Arrow's kernels, text parsed where the storage is text."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
+    if _is_binary(array.type) and not _is_binary(target):
+        # a driver without converters (mysqlclient here) gives every value as its text bytes
+        array = array.cast(pa.string())
     source = array.type
-    if pa.types.is_timestamp(target) and (
-        pa.types.is_string(source) or pa.types.is_large_string(source)
-    ):
-        # SQLite keeps timestamps as text, in UTC where the column is aware
-        parsed = pc.cast(array, pa.timestamp("us"))
-        return parsed.cast(target)
+    if pa.types.is_string(source) or pa.types.is_large_string(source):
+        if pa.types.is_timestamp(target):
+            # SQLite and MySQL keep timestamps as text without zone, in UTC if the column is aware
+            return pc.cast(array, pa.timestamp("us")).cast(target)
+        if pa.types.is_time(target):
+            # no kernel parses a time of day: as the time of 1970-01-01, whose epoch value it is
+            stamps = pc.binary_join_element_wise("1970-01-01 ", array, "").cast(pa.timestamp("us"))
+            return stamps.cast(pa.int64()).cast(pa.time64("us")).cast(target)
     if pa.types.is_boolean(target) and pa.types.is_integer(source):
         return pc.not_equal(array, 0)
     return array.cast(target)
+
+
+def _is_binary(data_type: pa.DataType) -> bool:
+    import pyarrow as pa
+
+    return bool(
+        pa.types.is_binary(data_type)
+        or pa.types.is_large_binary(data_type)
+        or pa.types.is_fixed_size_binary(data_type)
+    )
 
 
 def table_of(batches: Sequence[pa.RecordBatch], schema: pa.Schema) -> pa.Table:

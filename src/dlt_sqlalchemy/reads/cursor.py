@@ -14,13 +14,13 @@ every row), which is the cost a native Arrow read must avoid; so a SELECT given 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Generator, Iterator, Optional
+from typing import TYPE_CHECKING, Any, Generator, Iterator, Optional, Tuple
 
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.schema.typing import TTableSchemaColumns
 
 from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
-from dlt_sqlalchemy.reads.conform import ArrowTarget, all_typed, rechunked
+from dlt_sqlalchemy.reads.conform import ArrowTarget, all_typed, rechunked, table_of
 from dlt_sqlalchemy.reads.readers import ArrowReader, reader_failed
 
 if TYPE_CHECKING:
@@ -98,13 +98,25 @@ class DeferredCursor(TypedCursor):
             return
         target = self._target()
         for reader in self._client.arrow_readers():
-            batches = self._open(reader, target)
-            if batches is None:
+            opened = self._open(reader, target)
+            if opened is None:
                 continue
+            batches, scope = opened
             self.arrow_reader = reader.name
-            yield from self._client.translating(
-                rechunked((target.conform(b) for b in batches), target.schema, chunk_size)
-            )
+            if chunk_size or not reader.own_connection:
+                yield from self._client.translating(
+                    rechunked((target.conform(b) for b in batches), target.schema, chunk_size)
+                )
+                return
+            # the whole result in one table: a reader of its own connection that fails midway
+            # (SQLite's driver meeting a value of another type) leaves it to the next one
+            try:
+                table = table_of([target.conform(b) for b in batches], target.schema)
+            except Exception as ex:
+                scope.close()
+                reader_failed(reader, ex, self._client)
+                continue
+            yield table
             return
         yield from super().iter_arrow(chunk_size)  # type: ignore[arg-type]
 
@@ -118,9 +130,12 @@ class DeferredCursor(TypedCursor):
         ]
         return ArrowTarget(self._schema, caps, processors)
 
-    def _open(self, reader: ArrowReader, target: ArrowTarget) -> Optional[Iterator[pa.RecordBatch]]:
-        """The reader's batches, the query started; None when the reader could not start and
-        the next one should try (a failure of the query itself is raised, translated)."""
+    def _open(
+        self, reader: ArrowReader, target: ArrowTarget
+    ) -> Optional[Tuple[Iterator[pa.RecordBatch], contextlib.ExitStack]]:
+        """The reader's batches (the query started) and what closes them; None when the reader
+        could not start and the next one should try (a failure of the query itself, on the
+        client's own connection, is raised, translated)."""
         scope = contextlib.ExitStack()
         try:
             batches = scope.enter_context(reader.read(self._client, self._sql, target))
@@ -132,4 +147,4 @@ class DeferredCursor(TypedCursor):
             return None
         self._ran = True
         self._stack.push(scope)
-        return batches
+        return batches, scope
