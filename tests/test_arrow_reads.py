@@ -151,3 +151,41 @@ def test_arrow_in_a_transaction_sees_its_uncommitted_rows(
                 result = cursor.arrow()
             assert result.column("id").to_pylist() == [0]
             client.rollback_transaction()
+
+
+def test_sqlite_adbc_type_change_midway_reads_by_dbapi(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """SQLite's ADBC driver types a column by its first batch: text after a batch of NULLs
+    fails there, and the whole read starts over on the DB-API reader with the same result;
+    chunked reads never start on it."""
+    import dlt_sqlalchemy.dialects.sqlite.reads as sqlite_reads
+    from conftest import backend_url
+
+    monkeypatch.setattr(sqlite_reads, "BATCH_ROWS", 2)
+    backend = Backend("sqlite", backend_url("sqlite", tmp_path), tmp_path)
+    pipeline = backend.pipeline()
+    rows = [{"id": i, "v": None if i < 3 else f"v{i}"} for i in range(1, 6)]
+    pipeline.run(rows, table_name="t", columns={"v": {"data_type": "text"}})
+    relation = pipeline.dataset()["t"].select("id", "v").order_by("id")
+    expected = todays_arrow(relation, monkeypatch)
+
+    used: List[str] = []
+    original = DeferredCursor._open
+
+    def recording(self: DeferredCursor, reader: Any, target: Any) -> Any:
+        used.append(reader.name)
+        return original(self, reader, target)
+
+    monkeypatch.setattr(DeferredCursor, "_open", recording)
+    monkeypatch.setattr(TypedCursor, "fetchall", _refuse)
+    monkeypatch.setattr(TypedCursor, "fetchmany", _refuse)
+    table = relation.arrow()
+    assert used == ["adbc", "dbapi"]
+    assert table.equals(expected)
+
+    used.clear()
+    chunks = list(relation.iter_arrow(chunk_size=2))
+    assert used == ["dbapi"]
+    assert [c.num_rows for c in chunks] == [2, 2, 1]
+    assert chunks[2].column("v").to_pylist() == ["v5"]

@@ -98,18 +98,20 @@ class DeferredCursor(TypedCursor):
             return
         target = self._target()
         for reader in self._client.arrow_readers():
+            if chunk_size and reader.may_fail_midway:
+                continue  # chunks already returned could not be taken back
             opened = self._open(reader, target)
             if opened is None:
                 continue
             batches, scope = opened
             self.arrow_reader = reader.name
-            if chunk_size or not reader.own_connection:
+            if not reader.may_fail_midway:
                 yield from self._client.translating(
                     rechunked((target.conform(b) for b in batches), target.schema, chunk_size)
                 )
                 return
-            # the whole result in one table: a reader of its own connection that fails midway
-            # (SQLite's driver meeting a value of another type) leaves it to the next one
+            # the whole result in one table: a reader that fails on the data midway (SQLite's
+            # driver meeting a value of another type) leaves it to the next one
             try:
                 table = table_of([target.conform(b) for b in batches], target.schema)
             except Exception as ex:

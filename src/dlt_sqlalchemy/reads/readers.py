@@ -36,6 +36,10 @@ class ArrowReader(ABC):
     name: ClassVar[str]
     own_connection: ClassVar[bool] = False
     """True when the reader opens a connection of its own (it sees committed data only)."""
+    may_fail_midway: ClassVar[bool] = False
+    """True when a result the reader started may still fail on its data later (SQLite's ADBC
+    driver infers types from the first batch): the cursor uses it only to read a whole result,
+    which it can start over on the next reader."""
 
     def is_available(self, client: SqlalchemySqlClient) -> bool:
         """Whether this reader can run here (driver installed, connection kind)."""

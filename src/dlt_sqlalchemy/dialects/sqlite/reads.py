@@ -7,9 +7,9 @@ same database file on a connection of its own, so the cursor uses it only outsid
 client's connection (each dataset of ours is a file ATTACHed next to the main one).
 
 SQLite has no column types, so the driver infers each column's Arrow type from the values of
-its first batch; a value of another storage class later on (an integer in a column the first
-batch saw as text) makes it fail. Such a read starts over on the next reader when nothing has
-been returned yet, which is always the case for `.arrow()` and `.df()`.
+its first batch; a value of another storage class later on (text in a column whose first batch
+held only NULLs) makes it fail. So it serves whole results only (`.arrow()`, `.df()`), which
+start over on the next reader when that happens; `iter_arrow(chunk_size)` reads by DB-API.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ class AdbcSqliteReader(ArrowReader):
 
     name = "adbc"
     own_connection = True
+    may_fail_midway = True
 
     def is_available(self, client: SqlalchemySqlClient) -> bool:
         if not (has_module("adbc_driver_sqlite") and has_module("pyarrow")):
