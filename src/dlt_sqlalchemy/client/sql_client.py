@@ -251,6 +251,10 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         with self._executing(statement, (), {}) as result:
             yield result
 
+    def rows_cursor(self, sql: str, stack: contextlib.ExitStack) -> _ResultCursor:
+        """Runs the SQL text `sql` for rows; the result stays open until `stack` closes."""
+        return _ResultCursor(stack.enter_context(self.executing_text(sql)))
+
     def arrow_readers(self) -> List[ArrowReader]:
         """The dialect's Arrow readers available here, fastest first. Inside a transaction only
         those on this connection: a reader of its own connection would miss uncommitted rows."""

@@ -21,12 +21,10 @@ from dlt.common.schema.typing import TTableSchemaColumns
 
 from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
 from dlt_sqlalchemy.reads.conform import ArrowTarget, all_typed, rechunked, table_of
-from dlt_sqlalchemy.reads.readers import ArrowReader, reader_failed
+from dlt_sqlalchemy.reads.readers import ArrowReader, ReadClient, reader_failed
 
 if TYPE_CHECKING:
     import pyarrow as pa
-
-    from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
 
 
 class DeferredCursor(TypedCursor):
@@ -34,7 +32,7 @@ class DeferredCursor(TypedCursor):
 
     def __init__(
         self,
-        client: SqlalchemySqlClient,
+        client: ReadClient,
         sql: str,
         stack: contextlib.ExitStack,
         mapper: Optional[SqlalchemyTypeMapper],
@@ -64,11 +62,8 @@ class DeferredCursor(TypedCursor):
         self._native = value
 
     def _run_as_rows(self) -> None:
-        from dlt_sqlalchemy.client.sql_client import _ResultCursor
-
         self._ran = True
-        result = self._stack.enter_context(self._client.executing_text(self._sql))
-        self._native = _ResultCursor(result)
+        self._native = self._client.rows_cursor(self._sql, self._stack)
         if self._schema is not None and self._mapper is not None:
             self._process_row = self._mapper.row_processor(self._get_columns(), self._schema)
 

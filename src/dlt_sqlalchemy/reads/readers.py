@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from typing import TYPE_CHECKING, Any, ClassVar, Iterator, List
+from typing import TYPE_CHECKING, Any, ClassVar, Iterator, List, Protocol
 
 from dlt.common import logger
 
@@ -22,12 +22,41 @@ from dlt_sqlalchemy.load.bulk import driver_connection, has_module
 
 if TYPE_CHECKING:
     import pyarrow as pa
+    import sqlalchemy as sa
+    from dlt.common.destination import DestinationCapabilitiesContext
 
-    from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
     from dlt_sqlalchemy.reads.conform import ArrowTarget
 
 DBAPI_BATCH_ROWS = 50_000
 """Rows per `fetchmany` of the DB-API reader: a few tens of MB of Python objects at most."""
+
+
+class ReadClient(Protocol):
+    """What readers and the deferred cursor use of the SQL client (a protocol, so that the
+    readers, and the dialects that list them, do not import the client)."""
+
+    @property
+    def native_connection(self) -> sa.Connection: ...
+
+    @property
+    def capabilities(self) -> DestinationCapabilitiesContext: ...
+
+    @property
+    def in_transaction(self) -> bool: ...
+
+    def executing_text(
+        self, sql: str, stream: bool = False
+    ) -> contextlib.AbstractContextManager[sa.CursorResult[Any]]: ...
+
+    def rows_cursor(self, sql: str, stack: contextlib.ExitStack) -> Any: ...
+
+    def arrow_readers(self) -> List[ArrowReader]: ...
+
+    def translated(self, ex: Exception) -> Exception: ...
+
+    def translating(self, items: Iterator[Any]) -> Iterator[Any]: ...
+
+    def scrubbed(self, text: str) -> str: ...
 
 
 class ArrowReader(ABC):
@@ -41,13 +70,13 @@ class ArrowReader(ABC):
     driver infers types from the first batch): the cursor uses it only to read a whole result,
     which it can start over on the next reader."""
 
-    def is_available(self, client: SqlalchemySqlClient) -> bool:
+    def is_available(self, client: ReadClient) -> bool:
         """Whether this reader can run here (driver installed, connection kind)."""
         return True
 
     @abstractmethod
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> contextlib.AbstractContextManager[Iterator[pa.RecordBatch]]:
         """Runs `sql`; the batches of its result in the driver's Arrow types (or already in the
         target's). Errors are the driver's: the cursor translates them."""
@@ -69,7 +98,7 @@ class DbApiArrowReader(ArrowReader):
 
     @contextlib.contextmanager
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> Iterator[Iterator[pa.RecordBatch]]:
         with client.executing_text(sql, stream=self.stream) as result:
             yield self._batches(result, target)
@@ -99,12 +128,12 @@ class DuckdbArrowReader(ArrowReader):
     def __init__(self, batch_rows: int = 1_000_000) -> None:
         self.batch_rows = batch_rows
 
-    def is_available(self, client: SqlalchemySqlClient) -> bool:
+    def is_available(self, client: ReadClient) -> bool:
         return client.native_connection.dialect.name == "duckdb" and has_module("pyarrow")
 
     @contextlib.contextmanager
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> Iterator[Iterator[pa.RecordBatch]]:
         connection = driver_connection(client.native_connection)
         # the same DuckDB connection (and transaction) as every other statement of the client
@@ -125,12 +154,12 @@ class AdbcPostgresqlReader(ArrowReader):
     name = "adbc"
     own_connection = True
 
-    def is_available(self, client: SqlalchemySqlClient) -> bool:
+    def is_available(self, client: ReadClient) -> bool:
         return has_module("adbc_driver_postgresql") and has_module("pyarrow")
 
     @contextlib.contextmanager
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> Iterator[Iterator[pa.RecordBatch]]:
         import adbc_driver_postgresql.dbapi as adbc
 
@@ -143,7 +172,7 @@ class AdbcPostgresqlReader(ArrowReader):
             yield iter(cursor.fetch_record_batch())
 
 
-def reader_failed(reader: ArrowReader, ex: Exception, client: SqlalchemySqlClient) -> None:
+def reader_failed(reader: ArrowReader, ex: Exception, client: ReadClient) -> None:
     """Logs (scrubbed of secrets) why a reader gave up before its first batch."""
     logger.info(
         f"Arrow reader `{reader.name}` unavailable ({type(ex).__name__}:"

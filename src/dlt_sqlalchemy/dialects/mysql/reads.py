@@ -13,12 +13,11 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator, List
 
 from dlt_sqlalchemy.load.bulk import driver_connection, has_module
-from dlt_sqlalchemy.reads.readers import DBAPI_BATCH_ROWS, ArrowReader
+from dlt_sqlalchemy.reads.readers import DBAPI_BATCH_ROWS, ArrowReader, ReadClient
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
     from dlt_sqlalchemy.reads.conform import ArrowTarget
 
 
@@ -30,12 +29,12 @@ class MysqlclientArrowReader(ArrowReader):
     def __init__(self, batch_rows: int = DBAPI_BATCH_ROWS) -> None:
         self.batch_rows = batch_rows
 
-    def is_available(self, client: SqlalchemySqlClient) -> bool:
+    def is_available(self, client: ReadClient) -> bool:
         return client.native_connection.dialect.driver == "mysqldb" and has_module("pyarrow")
 
     @contextlib.contextmanager
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> Iterator[Iterator[pa.RecordBatch]]:
         import MySQLdb.cursors
 

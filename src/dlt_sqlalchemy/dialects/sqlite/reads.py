@@ -18,12 +18,11 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator, List, Tuple
 
 from dlt_sqlalchemy.load.bulk import driver_connection, has_module
-from dlt_sqlalchemy.reads.readers import ArrowReader
+from dlt_sqlalchemy.reads.readers import ArrowReader, ReadClient
 
 if TYPE_CHECKING:
     import pyarrow as pa
 
-    from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
     from dlt_sqlalchemy.reads.conform import ArrowTarget
 
 ADBC_SQLITE_HINT = 'pip install "dlt-sqlalchemy[sqlite]" (adbc-driver-sqlite)'
@@ -39,14 +38,14 @@ class AdbcSqliteReader(ArrowReader):
     own_connection = True
     may_fail_midway = True
 
-    def is_available(self, client: SqlalchemySqlClient) -> bool:
+    def is_available(self, client: ReadClient) -> bool:
         if not (has_module("adbc_driver_sqlite") and has_module("pyarrow")):
             return False
         return _main_file(client) is not None
 
     @contextlib.contextmanager
     def read(
-        self, client: SqlalchemySqlClient, sql: str, target: ArrowTarget
+        self, client: ReadClient, sql: str, target: ArrowTarget
     ) -> Iterator[Iterator[pa.RecordBatch]]:
         import adbc_driver_sqlite.dbapi as adbc
 
@@ -72,7 +71,7 @@ def _chained(first: Any, reader: Any) -> Iterator[pa.RecordBatch]:
     yield from reader
 
 
-def _main_file(client: SqlalchemySqlClient) -> Any:
+def _main_file(client: ReadClient) -> Any:
     """The main database file of the client's connection; None for an in-memory database."""
     rows = _database_list(client)
     for _, name, path in rows:
@@ -81,7 +80,7 @@ def _main_file(client: SqlalchemySqlClient) -> Any:
     return None
 
 
-def _attached_files(client: SqlalchemySqlClient) -> List[Tuple[str, str]]:
+def _attached_files(client: ReadClient) -> List[Tuple[str, str]]:
     return [
         (name, path)
         for _, name, path in _database_list(client)
@@ -89,7 +88,7 @@ def _attached_files(client: SqlalchemySqlClient) -> List[Tuple[str, str]]:
     ]
 
 
-def _database_list(client: SqlalchemySqlClient) -> List[Tuple[int, str, str]]:
+def _database_list(client: ReadClient) -> List[Tuple[int, str, str]]:
     cursor = driver_connection(client.native_connection).cursor()
     try:
         return [tuple(row) for row in cursor.execute("PRAGMA database_list").fetchall()]
