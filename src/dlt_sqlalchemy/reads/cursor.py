@@ -111,6 +111,7 @@ class DeferredCursor(TypedCursor):
                 table = table_of([target.conform(b) for b in batches], target.schema)
             except Exception as ex:
                 scope.close()
+                self._ran = False  # nothing was returned: the next reader starts afresh
                 reader_failed(reader, ex, self._client)
                 continue
             yield table
@@ -139,7 +140,7 @@ class DeferredCursor(TypedCursor):
         except Exception as ex:
             scope.close()
             if not reader.own_connection:
-                raise self._client.translated(ex) from None
+                raise self._client.translated(ex)  # noqa: B904 - the client decides the chain
             reader_failed(reader, ex, self._client)
             return None
         self._ran = True
