@@ -186,6 +186,11 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     """Keep the staging dataset's tables in the dataset itself, named `<prefix><table>`, instead
     of in a schema of their own: for logins that may not CREATE SCHEMA (Oracle users, locked-down
     servers). Off by default."""
+    use_schemas: Optional[bool] = None
+    """Whether each dataset is a schema of its own (the default where the dialect has schemas).
+    `false` keeps one dataset per database, its tables unqualified in the connection's default
+    schema and staging tables prefixed: for logins that may create tables but no schemas, and
+    the model of databases without schemas (see `DialectCapabilities.has_schemas`)."""
     load_path: Optional[str] = None
     """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
     dialect's fastest available path loads each file."""

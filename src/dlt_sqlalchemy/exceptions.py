@@ -11,6 +11,8 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
     ├── InvalidCredentials                         authentication failed, unknown database
+    ├── DatabaseHoldsAnotherDataset                a schema-less database that another
+    │                                              dataset already uses
     └── DatabaseTerminalException (dlt)
         └── ValueNotStorable                       a value the column cannot hold (names both)
         ├── DatabaseLimitExceeded                  a table over a server limit (with the limit)
@@ -237,3 +239,24 @@ class DatabaseLimitExceeded(DatabaseTerminalException):
 
     def __reduce__(self) -> Any:
         return (type(self), (self.dbapi_exception, self.limit, self.hint))
+
+
+class DatabaseHoldsAnotherDataset(DestinationTerminalException):
+    """A database without schemas (or with `use_schemas = false`) holds one dataset, and it is
+    not the one asked for: two datasets there would share and overwrite each other's tables."""
+
+    def __init__(self, database: str, holds: str, wanted: str) -> None:
+        self.database = database
+        self.holds = holds
+        self.wanted = wanted
+        super().__init__(
+            f"The database {database} holds the dataset `{holds}` (recorded in its table"
+            f" `_dlt_sqla_dataset`), and this pipeline's dataset is `{wanted}`. Without schemas"
+            " a database holds one dataset, whose tables are unqualified: another dataset would"
+            f' share them. Use dataset_name="{holds}", another database, or drop the dataset'
+            f" `{holds}` first (`pipeline.drop()` of its pipeline)."
+            f" {see('one-dataset-per-database')}"
+        )
+
+    def __reduce__(self) -> Any:
+        return (type(self), (self.database, self.holds, self.wanted))

@@ -72,6 +72,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             caps,
             dialect_caps=dialect_caps,
             staging_table_prefix=config.staging_table_prefix,
+            use_schemas=config.use_schemas,
         )
         super().__init__(schema, config, sql_client)
         self.config = config
@@ -145,7 +146,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             sa.MetaData(),
             *sa_columns,
             *constraints,
-            schema=quoted(physical_dataset),
+            schema=self.sql_client.schema_arg(physical_dataset),
         )
         table.info["dialect"] = self.dialect
         adapted = self.dialect_caps.adapt_table(table, table_schema)
@@ -178,7 +179,9 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             (self.capabilities.casefold_identifier),
         )
         unit = self.dialect_caps.identifier_unit
-        for dataset in (self.sql_client.home_dataset_name, self.sql_client.staging_dataset_name):
+        datasets = (self.sql_client.home_dataset_name, self.sql_client.staging_dataset_name)
+        # without schemas a dataset's name is a value in `_dlt_sqla_dataset`, not an identifier
+        for dataset in datasets if self.sql_client.datasets_in_schemas else ():
             if dataset and not fits(fold(dataset), caps.max_identifier_length):
                 raise IdentifierTooLong(
                     "dataset", fold(dataset), caps.max_identifier_length, fold(dataset), unit
@@ -265,7 +268,7 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             return
         fold = self.capabilities.casefold_identifier
         located = {name: self.sql_client.physical_name(name) for name in names}
-        dataset = fold(next(iter(located.values()))[0])
+        dataset = fold(self.sql_client.introspection_schema(next(iter(located.values()))[0]))
         physical = {name: fold(table) for name, (_, table) in located.items()}
         try:
             stored = self.sql_client.run(

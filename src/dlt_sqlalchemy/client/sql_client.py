@@ -25,10 +25,12 @@ from typing import (
 import sqlalchemy as sa
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.destination.dataset import DBApiCursor
+from dlt.common.destination.exceptions import DestinationTerminalException
 from dlt.destinations.exceptions import DatabaseException, DatabaseUndefinedRelation
 from dlt.destinations.sql_client import SqlClientBase
 from dlt.destinations.typing import DBTransaction
 
+from dlt_sqlalchemy.client import single_dataset
 from dlt_sqlalchemy.client.errors import (
     connect_verdict,
     mentions_secret,
@@ -37,11 +39,16 @@ from dlt_sqlalchemy.client.errors import (
     to_dlt_exception,
 )
 from dlt_sqlalchemy.client.parameters import pyformat_to_named, to_named, without_binds
+from dlt_sqlalchemy.client.single_dataset import DEFAULT_STAGING_PREFIX
 from dlt_sqlalchemy.configuration import SqlalchemyCredentials
 from dlt_sqlalchemy.dialects import get_dialect_capabilities
 from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.type_mapper import SqlalchemyTypeMapper, TypedCursor
-from dlt_sqlalchemy.exceptions import DatabaseUnreachable, InvalidCredentials
+from dlt_sqlalchemy.exceptions import (
+    DatabaseHoldsAnotherDataset,
+    DatabaseUnreachable,
+    InvalidCredentials,
+)
 from dlt_sqlalchemy.load.bulk import has_module
 from dlt_sqlalchemy.reads.readers import ArrowReader, is_select
 from dlt_sqlalchemy.sql_text import compile_text
@@ -87,13 +94,16 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         *,
         dialect_caps: Optional[DialectCapabilities] = None,
         staging_table_prefix: Optional[str] = None,
+        use_schemas: Optional[bool] = None,
     ) -> None:
         """Positionally as dlt builds every SQL client (dataset, staging dataset, credentials,
         capabilities), so that code copying a client for another thread builds ours the same
         way; the rest by keyword.
 
         `dialect_caps` defaults to what `caps` carries, else to the registry's entry for the
-        URL's backend.
+        URL's backend. `use_schemas` defaults to what the dialect declares
+        (`DialectCapabilities.has_schemas`); without schemas the staging tables take
+        `staging_table_prefix`, `_dlt_stg_` unless given.
         """
         super().__init__(credentials.database or "", dataset, staging_dataset, caps)
         self.credentials = credentials
@@ -104,12 +114,19 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         )
         self.home_dataset_name = dataset
         """The dataset this client was made for, also while `with_staging_dataset()` is active."""
+        self.datasets_in_schemas: bool = (
+            self.dialect_caps.has_schemas if use_schemas is None else use_schemas
+        )
+        """Each dataset is a schema; else one database holds one dataset (`single_dataset`)."""
+        if not self.datasets_in_schemas and not staging_table_prefix:
+            staging_table_prefix = DEFAULT_STAGING_PREFIX
         self.staging_table_prefix = staging_table_prefix
         """When set, the staging dataset is not a schema of its own: its tables live in the home
         dataset under this prefix (for logins that may not CREATE SCHEMA, Oracle users...)."""
         self._conn: Optional[sa.Connection] = None
         self._opened = 0
         self._tx: Optional[sa.Transaction] = None
+        self._held_checked = False
 
     # --- connection ---------------------------------------------------------------------------
 
@@ -232,8 +249,13 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             # a dataset read: it runs once the caller says how it reads (rows or Arrow)
             from dlt_sqlalchemy.reads.cursor import DeferredCursor
 
+            self._ensure_connection()
+            try:
+                sql = self._stored_sql(query)  # as `_statement` names the tables
+            except Exception as ex:
+                raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
             with contextlib.ExitStack() as stack:
-                cursor = DeferredCursor(self, query, stack, self._result_mapper())
+                cursor = DeferredCursor(self, sql, stack, self._result_mapper())
                 yield cursor
                 cursor.ensure_ran()
             return
@@ -334,6 +356,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             return query, (kwargs or None)  # type: ignore[return-value]
         if isinstance(query, bytes):
             query = query.decode("utf-8")
+        query = self._stored_sql(query)
         if args:
             named = to_named(query, args, self._paramstyle())
             if named is None:
@@ -392,15 +415,36 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             return sa.sql.quoted_name(name, quote=True)
         return name
 
-    def physical_name(self, table_name: str, dataset_name: Optional[str] = None) -> Tuple[str, str]:
+    def physical_name(
+        self, table_name: str, dataset_name: Optional[str] = None
+    ) -> Tuple[Optional[str], str]:
         """(schema, table) where `table_name` of the current (or the given) dataset is stored.
 
-        The same as the logical names, except for a staging dataset kept in the home dataset.
+        The same as the logical names, except for a staging dataset kept in the home dataset,
+        and the schema, None where datasets are not schemas (the table is then unqualified).
         """
         dataset = dataset_name or self.dataset_name
         if self.staging_table_prefix and dataset == self.staging_dataset_name:
-            return self.home_dataset_name, self.staging_table_prefix + table_name
-        return dataset, table_name
+            dataset, table_name = self.home_dataset_name, self.staging_table_prefix + table_name
+        return (dataset if self.datasets_in_schemas else None), table_name
+
+    def schema_arg(self, schema: Optional[str]) -> Optional[str]:
+        """`schema=` of a SQLAlchemy table in the physical `schema` (None: unqualified)."""
+        return None if schema is None else self.quoted(schema)
+
+    def introspection_schema(self, schema: Optional[str]) -> str:
+        """The schema to look up tables and columns in: the connection's default one for
+        unqualified tables (PostgreSQL's `public`, the URL's MySQL database, SQLite's `main`)."""
+        if schema is not None:
+            return schema
+        default = self._ensure_connection().dialect.default_schema_name
+        if not default:
+            raise DestinationTerminalException(
+                "Datasets are not schemas here (`use_schemas = false`, or the dialect has none),"
+                " so tables go to the connection's default schema, and this connection has"
+                " none: name the database in the URL."
+            )
+        return str(default)
 
     @property
     def staging_in_home_dataset(self) -> bool:
@@ -415,15 +459,25 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         catalog: str | None = None,
     ) -> List[str]:
         if table_name and dataset_name is None:
-            dataset_name, table_name = self.physical_name(table_name)
+            schema, table_name = self.physical_name(table_name)
+            # unqualified tables keep their logical dataset here, for dlt's dataset reads to
+            # bind; `_statement` names them as stored before they run
+            dataset_name = schema or self.home_dataset_name
         return super().make_qualified_table_name_path(
             table_name, quote=quote, casefold=casefold, dataset_name=dataset_name, catalog=catalog
         )
 
+    def make_qualified_table_name(
+        self, table_name: str, quote: bool = True, casefold: bool = True
+    ) -> str:
+        path = self.make_qualified_table_name_path(table_name, quote=quote, casefold=casefold)
+        # dlt's own statements (state, schema versions, loads) name their tables through here
+        return ".".join(path) if self.datasets_in_schemas else path[-1]
+
     def table_ref(self, table_name: str, *columns: sa.ColumnClause[Any]) -> sa.TableClause:
         """A lightweight reference to a table of the current dataset."""
         dataset, table = self.physical_name(table_name)
-        return sa.table(self.quoted(table), *columns, schema=self.quoted(dataset))
+        return sa.table(self.quoted(table), *columns, schema=self.schema_arg(dataset))
 
     def reflect_table(
         self,
@@ -445,7 +499,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             return sa.Table(
                 self.quoted(name),
                 metadata,
-                schema=self.quoted(dataset),
+                schema=self.schema_arg(dataset),
                 autoload_with=connection,
                 include_columns=include_columns,
             )
@@ -459,20 +513,23 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     def _table_from_storage_columns(
         self,
-        dataset: str,
+        dataset: Optional[str],
         name: str,
         metadata: sa.MetaData,
         include_columns: Optional[Sequence[str]],
     ) -> Optional[sa.Table]:
         stored = self.run(
-            lambda connection: self.dialect_caps.read_storage_columns(connection, dataset, [name])
+            lambda connection: self.dialect_caps.read_storage_columns(
+                connection, self.introspection_schema(dataset), [name]
+            )
         ).get(name)
         mapper = self._result_mapper()
         if not stored or mapper is None:
             return None
-        key = (self.quoted(dataset), self.quoted(name))
-        if f"{key[0]}.{key[1]}" in metadata.tables:
-            metadata.remove(metadata.tables[f"{key[0]}.{key[1]}"])
+        schema, quoted_name = self.schema_arg(dataset), self.quoted(name)
+        key = f"{schema}.{quoted_name}" if schema else quoted_name
+        if key in metadata.tables:
+            metadata.remove(metadata.tables[key])
         columns = [
             sa.Column(
                 column.name,
@@ -482,7 +539,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
             for column in stored
             if include_columns is None or column.name in include_columns
         ]
-        return sa.Table(key[1], metadata, *columns, schema=key[0])
+        return sa.Table(quoted_name, metadata, *columns, schema=schema)
 
     def compile(self, statement: sa.ClauseElement) -> str:
         """Renders `statement` as SQL text for this dialect, with literal values inlined."""
@@ -499,10 +556,20 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     # dataset operations go through `run`: the same commit rules and scrubbed error translation
     def has_dataset(self) -> bool:
+        if not self.datasets_in_schemas:
+            return self._dataset_held() is not None
         dataset = self.home_dataset_name if self.staging_in_home_dataset else self.dataset_name
         return self.run(lambda _: self.dialect_caps.has_dataset(self, dataset))
 
     def create_dataset(self) -> None:
+        if not self.datasets_in_schemas:
+            if self._dataset_held() is None:
+                self.run(
+                    lambda conn: single_dataset.claim(
+                        *self._single_dataset_args(conn), self.home_dataset_name
+                    )
+                )
+            return
         if self.staging_in_home_dataset:
             if not self.has_dataset():
                 self.run(lambda _: self.dialect_caps.create_dataset(self, self.home_dataset_name))
@@ -513,12 +580,74 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         if self.staging_in_home_dataset:
             self.drop_tables(*self._staging_tables_in_home())
             return
+        if not self.datasets_in_schemas:
+            self._drop_single_dataset()
+            return
         self.run(lambda _: self.dialect_caps.drop_dataset(self, self.dataset_name))
+
+    # --- one dataset per database (`single_dataset`) ------------------------------------------
+
+    def _single_dataset_args(
+        self, connection: sa.Connection
+    ) -> Tuple[sa.Connection, DialectCapabilities, str, Callable[[str], str], Callable[[str], str]]:
+        return (
+            connection,
+            self.dialect_caps,
+            self.introspection_schema(None),
+            self.capabilities.casefold_identifier,
+            self.quoted,
+        )
+
+    def _dataset_held(self) -> Optional[str]:
+        """The dataset the database holds; refuses one that is not ours."""
+        held = self.run(lambda conn: single_dataset.dataset_held(*self._single_dataset_args(conn)))
+        if held is not None and held != self.home_dataset_name:
+            database = self.credentials.database or self.credentials.drivername
+            raise DatabaseHoldsAnotherDataset(str(database), held, self.home_dataset_name)
+        self._held_checked = True
+        return held
+
+    def _drop_single_dataset(self) -> None:
+        if self._dataset_held() is None:
+            raise DatabaseUndefinedRelation(
+                Exception(f"the database holds no dataset `{self.home_dataset_name}`")
+            )
+
+        def drop(connection: sa.Connection) -> None:
+            args = self._single_dataset_args(connection)
+            prefix = self.staging_table_prefix or DEFAULT_STAGING_PREFIX
+            for name in single_dataset.tables_of_dataset(*args, prefix):
+                table = sa.Table(sa.sql.quoted_name(name, quote=True), sa.MetaData())
+                connection.execute(sa.schema.DropTable(table, if_exists=True))
+
+        self.run(drop)
+
+    def _stored_sql(self, sql: str) -> str:
+        """`sql` with the tables of our datasets named as stored, where datasets are not
+        schemas: dlt's dataset reads qualify each table with its dataset."""
+        datasets = {self.home_dataset_name, self.staging_dataset_name}
+        if self.datasets_in_schemas or not single_dataset.mentions_dataset(sql, datasets):
+            return sql
+        fold = self.capabilities.casefold_identifier
+        ours = {fold(self.home_dataset_name): None, fold(self.staging_dataset_name): "staging"}
+
+        def physical(dataset: str, table: str) -> Optional[str]:
+            if fold(dataset) not in ours:
+                return None
+            logical = self.staging_dataset_name if ours[fold(dataset)] else self.home_dataset_name
+            return fold(self.physical_name(table, logical)[1])
+
+        if not self._held_checked:
+            self._dataset_held()  # a read of another dataset's database is refused too
+        return single_dataset.unqualified(sql, self.dialect_caps.sqlglot_dialect, physical)
 
     def _staging_tables_in_home(self) -> List[str]:
         """Logical names of the staging tables kept (prefixed) in the home dataset."""
         prefix = self.capabilities.casefold_identifier(self.staging_table_prefix or "")
-        names = self.run(lambda conn: self.dialect_caps.list_tables(conn, self.home_dataset_name))
+        home = self.physical_name("", self.home_dataset_name)[0]
+        names = self.run(
+            lambda conn: self.dialect_caps.list_tables(conn, self.introspection_schema(home))
+        )
         return [name[len(prefix) :] for name in names if name.startswith(prefix)]
 
     def truncate_tables(self, *tables: str) -> None:
@@ -536,7 +665,7 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         metadata = sa.MetaData()
         for table in tables:
             dataset, name = self.physical_name(table)
-            sa_table = sa.Table(self.quoted(name), metadata, schema=self.quoted(dataset))
+            sa_table = sa.Table(self.quoted(name), metadata, schema=self.schema_arg(dataset))
             self.execute_sql(sa.schema.DropTable(sa_table, if_exists=True))
 
     # --- errors -------------------------------------------------------------------------------

@@ -60,6 +60,9 @@ class DialectSqlClient(Protocol):
     dataset_name: str
     staging_dataset_name: str
     home_dataset_name: str
+    datasets_in_schemas: bool
+    """False when every dataset's tables live unqualified in the connection's default schema
+    (the dialect has no schemas, or `use_schemas = false`): nothing is to ATTACH or CREATE."""
 
     @property
     def native_connection(self) -> sa.Connection: ...
@@ -121,6 +124,15 @@ class DialectCapabilities:
     SQLAlchemy renders per dialect) instead of a correlated `EXISTS`: for optimizers that run a
     correlated subquery of a DELETE row by row (MySQL, MariaDB) and those that hash-join better
     (PostgreSQL, DuckDB)."""
+
+    has_schemas: bool = True
+    """The database has schemas (namespaces for tables below the database) that the login may
+    create: each dataset is one. A dialect without them (Firebird, some embedded and legacy
+    databases) declares False, and one database then holds one dataset: tables are named
+    unqualified, staging tables carry a prefix (`staging_table_prefix`, `_dlt_stg_` by
+    default), and a small table `_dlt_sqla_dataset` records which dataset the database holds, so
+    that a pipeline with another dataset name is refused instead of sharing its tables.
+    `use_schemas = false` asks for the same on a database that has schemas."""
 
     creates_if_not_exists: bool = False
     """`CREATE TABLE IF NOT EXISTS` exists (PostgreSQL, MySQL/MariaDB, SQLite, DuckDB, Trino):

@@ -112,7 +112,9 @@ def statements_to_run(
 
     def tables_of(schema: Optional[str]) -> List[str]:
         if schema not in listed:
-            listed[schema] = dialect_caps.list_tables(connection, schema or "")
+            # an unqualified table (datasets are not schemas) is in the default schema
+            looked_in = schema or connection.dialect.default_schema_name or ""
+            listed[schema] = dialect_caps.list_tables(connection, looked_in)
         return listed[schema]
 
     def holds(guard: TGuard) -> bool:

@@ -201,7 +201,9 @@ def _has_unique_key(client: DialectSqlClient, spec: UpsertSpec) -> bool:
     """Whether a unique index (or the primary key) of the target covers exactly the keys."""
     statistics = _statistics()
     query = sa.select(statistics.c.index_name, statistics.c.column_name).where(
-        statistics.c.table_schema == str(spec.target.schema),
+        # an unqualified table (datasets are not schemas) is in the connection's database
+        statistics.c.table_schema
+        == (sa.func.database() if spec.target.schema is None else str(spec.target.schema)),
         statistics.c.table_name == str(spec.target.name),
         statistics.c.non_unique == 0,
     )

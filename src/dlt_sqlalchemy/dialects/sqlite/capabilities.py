@@ -80,6 +80,8 @@ class SqliteCapabilities(DialectCapabilities):
     # --- datasets as attached files -----------------------------------------------------------
 
     def on_connect(self, client: DialectSqlClient, connection: sa.Connection) -> None:
+        if not client.datasets_in_schemas:
+            return  # one dataset in the main file: nothing to attach
         attached = _attached(connection)
         layout = _Layout.of(connection)
         # SQL follow-up jobs run in staging mode but read both datasets: attach both, once each
