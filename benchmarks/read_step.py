@@ -33,7 +33,7 @@ os.environ.setdefault("RUNTIME__DLTHUB_TELEMETRY", "false")
 import dlt
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from load_step import (  # noqa: E402 - the sibling script, found through the path set above
+from load_step import (  # the sibling script, found through the path set above
     BACKENDS,
     TABLE,
     RssSampler,
@@ -161,7 +161,15 @@ def main(argv: Optional[List[str]] = None) -> int:
     print()
     print(f"`.arrow()` of {args.rows:,} rows, median of {args.repeat} reads")
     print()
-    header = ["backend", "ours", "built-in", "built-in / ours", "ours' reader", "peak RSS ours"]
+    header = [
+        "backend",
+        "ours",
+        "built-in",
+        "built-in / ours",
+        "ours' reader",
+        "peak RSS ours",
+        "peak RSS built-in",
+    ]
     rows: List[List[str]] = []
     for backend in backends:
         by = {r["destination"]: r for r in results if r["backend"] == backend}
@@ -174,13 +182,18 @@ def main(argv: Optional[List[str]] = None) -> int:
                 f"{b:.2f} s" if b is not None else "failed",
                 f"{b / o:.1f}x" if o and b else "-",
                 str(ours.get("reader", "-")),
-                f"{ours['peak_rss_mb']:.0f} MB" if ours.get("peak_rss_mb") is not None else "-",
+                _mb(ours.get("peak_rss_mb")),
+                _mb(builtin.get("peak_rss_mb")),
             ]
         )
-    print(render_table(header, rows, {1, 2, 3, 5}))
+    print(render_table(header, rows, {1, 2, 3, 5, 6}))
     if args.json:
         Path(args.json).write_text(json.dumps({"rows": args.rows, "runs": results}, indent=2))
     return 0
+
+
+def _mb(value: Optional[float]) -> str:
+    return f"{value:.0f} MB" if value is not None else "-"
 
 
 if __name__ == "__main__":

@@ -27,7 +27,7 @@ if TYPE_CHECKING:
 
 ADBC_SQLITE_HINT = 'pip install "dlt-sqlalchemy[sqlite]" (adbc-driver-sqlite)'
 
-BATCH_ROWS = 65_536
+BATCH_ROWS = 262_144
 """Rows per Arrow batch of the driver; also the rows it infers the column types from."""
 
 
