@@ -15,7 +15,9 @@ from dlt.destinations.sql_client import DBApiCursorImpl
 
 import test_types as all_types
 from conftest import Backend, make_rows
+from dlt_sqlalchemy.client.sql_client import SqlalchemySqlClient
 from dlt_sqlalchemy.dialects.type_mapper import TypedCursor
+from dlt_sqlalchemy.reads import DbApiArrowReader
 from dlt_sqlalchemy.reads.cursor import DeferredCursor
 
 
@@ -34,12 +36,16 @@ NATIVE = {
 }
 
 
+@pytest.mark.parametrize("which", ["native", "dbapi"])
 @pytest.mark.parametrize("file_format", all_types.FORMATS)
 def test_arrow_equals_todays_reader_for_every_type(
-    backend: Backend, file_format: str, monkeypatch: pytest.MonkeyPatch
+    backend: Backend, file_format: str, which: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Every dlt type reads back natively with today's Arrow type, nullability and value;
-    JSON is the same document (its text may be spaced differently)."""
+    JSON is the same document (its text may be spaced differently). `dbapi`: the generic
+    reader that every dialect falls back to, alone."""
+    if which == "dbapi":
+        monkeypatch.setattr(SqlalchemySqlClient, "arrow_readers", lambda self: [DbApiArrowReader()])
     pipeline = all_types.run_all_types(backend, file_format)
     # dlt's own reader sizes wei as a 38-digit decimal: wider values fail there (test_types)
     columns = [
@@ -63,7 +69,7 @@ def test_arrow_equals_todays_reader_for_every_type(
         patch.setattr(DeferredCursor, "_open", recording)
         table = relation.arrow()
         frame = relation.df()
-    assert used[0] == NATIVE[backend.name], used
+    assert used[0] == (NATIVE[backend.name] if which == "native" else "dbapi"), used
 
     assert table.schema.equals(expected.schema), f"{table.schema}\n!=\n{expected.schema}"
     assert table.num_rows == expected.num_rows == 3
