@@ -101,6 +101,13 @@ def test_iter_arrow_chunks_and_empty_results(
     relation = pipeline.dataset()["t"].select("id", "name").order_by("id")
     empty = relation.where("id", "lt", 0)
     want_empty = todays_arrow(empty, monkeypatch)
+    with pipeline.sql_client() as client, client.execute_query(relation.to_sql()) as cursor:
+        cursor.columns_schema = relation.columns_schema
+        assert cursor.arrow().num_rows == 25
+        # read to its end, as a DB-API cursor would be: nothing more, no error
+        assert cursor.arrow().num_rows == 0
+        assert cursor.fetchall() == []
+
     monkeypatch.setattr(TypedCursor, "fetchall", _refuse)
     monkeypatch.setattr(TypedCursor, "fetchmany", _refuse)
 

@@ -14,7 +14,7 @@ every row), which is the cost a native Arrow read must avoid; so a SELECT given 
 from __future__ import annotations
 
 import contextlib
-from typing import TYPE_CHECKING, Any, Generator, Iterator, Optional, Tuple
+from typing import TYPE_CHECKING, Any, Generator, Iterator, List, Optional, Tuple
 
 from dlt.common.destination import DestinationCapabilitiesContext
 from dlt.common.schema.typing import TTableSchemaColumns
@@ -111,7 +111,7 @@ class DeferredCursor(TypedCursor):
                 table = table_of([target.conform(b) for b in batches], target.schema)
             except Exception as ex:
                 scope.close()
-                self._ran = False  # nothing was returned: the next reader starts afresh
+                self._ran, self._native = False, None  # the next reader starts afresh
                 reader_failed(reader, ex, self._client)
                 continue
             yield table
@@ -144,5 +144,26 @@ class DeferredCursor(TypedCursor):
             reader_failed(reader, ex, self._client)
             return None
         self._ran = True
+        self._native = _Consumed(target.names)
         self._stack.push(scope)
         return batches, scope
+
+
+class _Consumed:
+    """The rows cursor of a result already read as Arrow: later reads find no more rows, as
+    they would on a DB-API cursor read to its end."""
+
+    def __init__(self, names: List[str]) -> None:
+        self.description = [(name, None, None, None, None, None, None) for name in names]
+
+    def fetchall(self) -> List[Tuple[Any, ...]]:
+        return []
+
+    def fetchmany(self, size: Optional[int] = None) -> List[Tuple[Any, ...]]:
+        return []
+
+    def fetchone(self) -> Optional[Tuple[Any, ...]]:
+        return None
+
+    def close(self) -> None:
+        pass
