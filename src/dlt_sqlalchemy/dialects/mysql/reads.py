@@ -13,7 +13,7 @@ import contextlib
 from typing import TYPE_CHECKING, Any, Iterator, List
 
 from dlt_sqlalchemy.load.bulk import driver_connection, has_module
-from dlt_sqlalchemy.reads.readers import DBAPI_BATCH_ROWS, ArrowReader, ReadClient
+from dlt_sqlalchemy.reads.readers import DBAPI_BATCH_ROWS, ArrowReader, ReadClient, gc_paused
 
 if TYPE_CHECKING:
     import pyarrow as pa
@@ -58,11 +58,12 @@ class MysqlclientArrowReader(ArrowReader):
         import pyarrow as pa
 
         while True:
-            rows = cursor.fetchmany(self.batch_rows)
-            if not rows:
-                return
-            columns: List[Any] = list(zip(*rows))
-            del rows
+            with gc_paused():
+                rows = cursor.fetchmany(self.batch_rows)
+                if not rows:
+                    return
+                columns: List[Any] = list(zip(*rows))
+                del rows
             yield pa.RecordBatch.from_arrays(
                 [
                     target.conform_array(i, pa.array(values, type=pa.binary()), field.type)
