@@ -38,6 +38,10 @@ DIALECTS: Dict[str, Tuple[str, Dict[str, Optional[Tuple[int, ...]]]]] = {
         {"before 23ai": (19, 0), "23ai": (23, 4)},
     ),
     "trino": ("trino://loader@db:8080/hive", {}),
+    "firebird": (
+        "firebird+firebird://loader@localhost:3050//var/lib/firebird/data/dwh.fdb",
+        {"Firebird 3": (3, 0), "Firebird 4": (4, 0)},
+    ),
 }
 
 ROWS: List[Tuple[str, Dict[str, Any]]] = [

@@ -230,7 +230,7 @@ def test_unknown_loader_file_format_is_refused_before_extract(tmp_path: Any) -> 
     )
     with pytest.raises(Exception) as raised:
         pipeline.run(make_rows(2), table_name="players")
-    assert "`loader_file_format = \"csvv\"`" in str(raised.value)
+    assert '`loader_file_format = "csvv"`' in str(raised.value)
     assert "parquet, typed-jsonl" in str(raised.value)
     assert not pipeline.list_extracted_load_packages()
     assert not pipeline.list_normalized_load_packages()
@@ -246,7 +246,6 @@ def test_case_sensitive_identifiers_are_kept_apart(
     info = pipeline.run([{"Id": 1, "id": 2}], table_name="Players")
     assert not info.has_failed_jobs
     rows = backend.query(
-        'SELECT "Id", "id" FROM '
-        f"{backend.qualified(pipeline.dataset_name, 'Players')}"
+        f'SELECT "Id", "id" FROM {backend.qualified(pipeline.dataset_name, "Players")}'
     )
     assert rows == [(1, 2)]

@@ -414,9 +414,7 @@ def test_engine_kwargs_typo_is_a_configuration_error(backend: Backend) -> None:
 
     with url_with_password(backend) as (url, secret), captured_logs() as logs:
         pipeline = backend.pipeline(
-            destination=backend.destination(
-                credentials=url, engine_kwargs={"pool_pre_pingg": True}
-            )
+            destination=backend.destination(credentials=url, engine_kwargs={"pool_pre_pingg": True})
         )
         with pytest.raises(PipelineStepFailed) as raised:
             pipeline.run(make_rows(1), table_name="players")

@@ -337,6 +337,7 @@ def test_catalogs_with_microseconds_raise_the_precision_through_capabilities() -
 def test_has_dataset_asks_information_schema_not_reflection() -> None:
     """The trino package's `has_schema` refuses SQLAlchemy 2's `info_cache` argument, so the
     dataset check is a query of our own."""
+
     class Recorder:
         queries: List[Any] = []
 

@@ -265,9 +265,7 @@ def test_missing_driver_is_found_before_extract_and_normalize(
     def make_pipeline() -> dlt.Pipeline:
         return dlt.pipeline(
             pipeline_name=f"absent_{backend_name}_{mode}",
-            destination=sqlalchemy_destination(
-                url.format(dir=tmp_path, pw=quote(secret, safe=""))
-            ),
+            destination=sqlalchemy_destination(url.format(dir=tmp_path, pw=quote(secret, safe=""))),
             dataset_name="d",
             pipelines_dir=str(pipelines_dir),
             dev_mode=mode == "dev_mode",
@@ -805,11 +803,7 @@ def loaded(backend: Backend) -> dlt.Pipeline:
 
 @pytest.mark.parametrize(
     "case,backend",
-    [
-        (case, name)
-        for case in sorted(CASES)
-        for name in CASES[case].get("backends", LIVE_BACKENDS)
-    ],
+    [(case, name) for case in sorted(CASES) for name in CASES[case].get("backends", LIVE_BACKENDS)],
     indirect=["backend"],
 )
 def test_sql_client_classifies(case: str, backend: Backend, loaded: dlt.Pipeline) -> None:
@@ -857,7 +851,7 @@ def _wait_until(condition: Callable[[], bool], what: str, timeout: float = 10.0)
         time.sleep(0.02)
 
 
-@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgresql_lock_timeout_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     with loaded.sql_client() as client, backend.engine.connect() as other:
         table = client.make_qualified_table_name("t")
@@ -870,7 +864,7 @@ def test_postgresql_lock_timeout_is_transient(loaded: dlt.Pipeline, backend: Bac
         other.rollback()
 
 
-@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 def test_mariadb_lock_wait_timeout_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     with loaded.sql_client() as client, backend.engine.connect() as other:
         table = client.make_qualified_table_name("t")
@@ -914,7 +908,7 @@ def _deadlock(
     return raised.value
 
 
-@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgresql_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     with loaded.sql_client() as client, backend.engine.connect() as other:
         table = client.make_qualified_table_name("t")
@@ -939,7 +933,7 @@ def test_postgresql_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend
     assert ex.__cause__.orig.sqlstate == "40P01"
 
 
-@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 def test_mariadb_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     # InnoDB rolls back the transaction that changed fewer rows: the client's, by design
     with loaded.sql_client() as client:
@@ -965,7 +959,7 @@ def test_mariadb_deadlock_is_transient(loaded: dlt.Pipeline, backend: Backend) -
     assert ex.__cause__.orig.args[0] == 1213
 
 
-@pytest.mark.parametrize("backend", ['postgresql'], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
 def test_postgresql_terminated_connection_is_transient(
     loaded: dlt.Pipeline, backend: Backend
 ) -> None:
@@ -979,7 +973,7 @@ def test_postgresql_terminated_connection_is_transient(
         assert_outcome(raised.value, DatabaseTransientException)
 
 
-@pytest.mark.parametrize("backend", ['mariadb'], indirect=True)
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 def test_mariadb_killed_connection_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     with loaded.sql_client() as client:
         connection_id = client.execute_sql("SELECT CONNECTION_ID()")[0][0]
@@ -1015,7 +1009,7 @@ def test_sqlite_database_is_locked_is_transient(tmp_path: Any) -> None:
             holder.close()
 
 
-@pytest.mark.parametrize("backend", ['duckdb'], indirect=True)
+@pytest.mark.parametrize("backend", ["duckdb"], indirect=True)
 def test_duckdb_write_conflict_is_transient(loaded: dlt.Pipeline, backend: Backend) -> None:
     with loaded.sql_client() as client, backend.engine.connect() as other:
         table = client.make_qualified_table_name("t")
@@ -1137,7 +1131,7 @@ def test_secret_forms_cover_encoded_and_query_secrets() -> None:
     assert secret_forms(None) == []
 
 
-@pytest.mark.parametrize("backend", ['postgresql', 'mariadb'], indirect=True)
+@pytest.mark.parametrize("backend", ["postgresql", "mariadb"], indirect=True)
 def test_sql_error_text_never_carries_the_password(
     backend: Backend, all_logs: pytest.LogCaptureFixture
 ) -> None:
@@ -1301,9 +1295,7 @@ def _invalid_utf8_strings() -> Any:
 
 
 @pytest.mark.parametrize("case", ["uint64 beyond bigint", "invalid utf-8"])
-def test_value_arrow_refuses_fails_the_file_naming_the_column(
-    case: str, backend: Backend
-) -> None:
+def test_value_arrow_refuses_fails_the_file_naming_the_column(case: str, backend: Backend) -> None:
     """Values that never reach the database (Arrow cannot cast them, or they are no UTF-8)
     are terminal `ValueNotStorable` naming table and column, like values the database refuses:
     dlt does not retry them, and no row of the file is loaded."""

@@ -20,6 +20,7 @@ from dlt.pipeline.exceptions import PipelineStepFailed
 from conftest import Backend
 from dlt_sqlalchemy import SqlalchemyTypeMapper
 from dlt_sqlalchemy.dialects import get_dialect_capabilities
+from dlt_sqlalchemy.dialects.base import DialectCapabilities
 from dlt_sqlalchemy.dialects.type_mapper import JsonText, UtcDateTime
 from test_errors import assert_value_not_storable, rows_of
 
@@ -97,7 +98,7 @@ def test_aware_timestamps_are_utc_where_the_dialect_keeps_no_zone() -> None:
         assert mapper.keeps_time_zones() is keeps_zones
         sa_type = mapper.to_destination_type({"name": "ts", "data_type": "timestamp"})
         assert isinstance(sa_type, UtcDateTime) is not keeps_zones
-        caps = get_dialect_capabilities("firebird")
+        caps = DialectCapabilities("firebird")  # the generic layer, not our Firebird package
         literal = caps.timestamp_literal(moment, sa.Column("ts", sa_type))
         rendered = str(
             sa.select(literal).compile(

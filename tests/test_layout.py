@@ -162,7 +162,7 @@ def test_no_import_cycles() -> None:
 
 
 def test_every_builtin_database_has_its_own_package() -> None:
-    expected = {"postgresql", "mysql", "sqlite", "duckdb", "mssql", "oracle", "trino"}
+    expected = {"postgresql", "mysql", "sqlite", "duckdb", "mssql", "oracle", "trino", "firebird"}
     assert {p.rpartition(".")[2] for p in DATABASE_PACKAGES} == expected
     for package in DATABASE_PACKAGES:
         assert f"{package}.capabilities" in GRAPH, f"{package} has no capabilities module"

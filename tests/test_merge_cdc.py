@@ -83,9 +83,7 @@ def test_cdc_full_snapshot_over_several_loads(backend: Backend) -> None:
 
 def test_cdc_merge_key_limits_deletes_to_loaded_partitions(backend: Backend) -> None:
     """With a `merge_key`, only partitions whose key values were loaded lose their absent rows."""
-    games = merge_resource(
-        "games", primary_key="id", merge_key="day", write_disposition=cdc()
-    )
+    games = merge_resource("games", primary_key="id", merge_key="day", write_disposition=cdc())
     pipeline = backend.pipeline()
     pipeline.run(
         games([{"id": i, "day": 1 + i % 2, "game": f"g{i}", "moves": [f"m{i}"]} for i in range(6)])
@@ -128,9 +126,7 @@ def test_cdc_destination_scope(backend: Backend) -> None:
 def test_cdc_source_filter(backend: Backend) -> None:
     """Staged rows the `source_filter` discards count as absent: they neither upsert nor keep
     their destination row."""
-    players = merge_resource(
-        primary_key="id", write_disposition=cdc(source_filter="kind = 'keep'")
-    )
+    players = merge_resource(primary_key="id", write_disposition=cdc(source_filter="kind = 'keep'"))
     pipeline = backend.pipeline()
     pipeline.run(players([{"id": i, "kind": "keep", "v": "a"} for i in (1, 2)]))
     pipeline.run(

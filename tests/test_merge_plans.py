@@ -65,9 +65,7 @@ def test_no_merge_subquery_scans_a_table_per_row(
     if strategy != "scd2":
         hints["primary_key"] = "id"
         hints["columns"] = {"deleted": {"data_type": "bool", "hard_delete": True}}
-    pipeline = backend.pipeline(
-        destination=backend.destination(create_merge_indexes=merge_indexes)
-    )
+    pipeline = backend.pipeline(destination=backend.destination(create_merge_indexes=merge_indexes))
     pipeline.run(dlt.resource(players(0, range(300)), name="players", **hints))
     captured.clear()
     pipeline.run(dlt.resource(players(1, range(150, 450)), name="players", **hints))
@@ -91,9 +89,7 @@ def sqlite_per_row_scans(conn: sa.Connection, statement: str) -> List[str]:
     """Tables a correlated subquery of `statement` scans whole, once per outer row."""
     plan = conn.exec_driver_sql(f"EXPLAIN QUERY PLAN {statement}").all()
     correlated = {row[0] for row in plan if row[3].startswith("CORRELATED")}
-    return [
-        row[3] for row in plan if row[1] in correlated and row[3].startswith("SCAN ")
-    ]
+    return [row[3] for row in plan if row[1] in correlated and row[3].startswith("SCAN ")]
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

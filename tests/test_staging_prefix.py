@@ -16,8 +16,7 @@ def _tables(backend: Backend, dataset: str) -> List[str]:
         rows = backend.query(f"SELECT name FROM \"{dataset}\".sqlite_master WHERE type = 'table'")
     else:
         rows = backend.query(
-            "SELECT table_name FROM information_schema.tables"
-            f" WHERE table_schema = '{dataset}'"
+            f"SELECT table_name FROM information_schema.tables WHERE table_schema = '{dataset}'"
         )
     return sorted(str(r[0]) for r in rows)
 

@@ -56,18 +56,22 @@ def dataset_held(
     return str(names[0]) if names else None
 
 
-def claim(
+def create_marker(
     connection: sa.Connection,
     dialect_caps: DialectCapabilities,
     schema: str,
     fold: Callable[[str], str],
     quoted: Callable[[str], str],
-    dataset_name: str,
 ) -> None:
+    """Creates `_dlt_sqla_dataset` where missing. Commit before `claim`: Firebird cannot write
+    to a table in the transaction that created it."""
+    if fold(MARKER_TABLE) not in dialect_caps.list_tables(connection, schema):
+        marker_table(quoted).create(connection, checkfirst=False)
+
+
+def claim(connection: sa.Connection, quoted: Callable[[str], str], dataset_name: str) -> None:
     """Records `dataset_name` as the dataset of the database (the caller checked it holds none)."""
     marker = marker_table(quoted)
-    if fold(MARKER_TABLE) not in dialect_caps.list_tables(connection, schema):
-        marker.create(connection, checkfirst=False)
     connection.execute(sa.insert(marker).values({marker.c[0].name: dataset_name}))
 
 
@@ -125,12 +129,18 @@ def mentions_dataset(sql: str, datasets: Iterable[str]) -> bool:
 
 
 def unqualified(
-    sql: str, sqlglot_dialect: str, physical: Callable[[str, str], Optional[str]]
+    sql: str,
+    sqlglot_dialect: str,
+    physical: Callable[[str, str], Optional[str]],
+    needs_quotes: Optional[Callable[[str], bool]] = None,
 ) -> str:
     """`sql` with every table of our datasets named as stored: unqualified, staging prefixed.
 
     `physical(dataset, table)` gives the stored name of `table` of `dataset`, or None when the
     dataset is not ours (that name is left as written, and the database says if it is wrong).
+    `needs_quotes`, for databases that fold unquoted names to upper case (Firebird, Oracle):
+    dlt's reads quote every lower-case name, which there names another table than the one
+    created unquoted; identifiers that need no quotes lose them.
     """
     import sqlglot
     from sqlglot import expressions as sge
@@ -155,4 +165,8 @@ def unqualified(
             node.set("table", sge.to_identifier(stored, quoted=True))
             node.set("db", None)
             node.set("catalog", None)
+    if needs_quotes is not None:
+        for identifier in tree.find_all(sge.Identifier):
+            if identifier.quoted and not needs_quotes(identifier.name):
+                identifier.set("quoted", False)
     return tree.sql(dialect=sqlglot_dialect)

@@ -438,6 +438,8 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
         if schema is not None:
             return schema
         default = self._ensure_connection().dialect.default_schema_name
+        if not self.dialect_caps.has_schemas:
+            return str(default or "")  # the dialect's catalog hooks know where its tables are
         if not default:
             raise DestinationTerminalException(
                 "Datasets are not schemas here (`use_schemas = false`, or the dialect has none),"
@@ -564,11 +566,12 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     def create_dataset(self) -> None:
         if not self.datasets_in_schemas:
             if self._dataset_held() is None:
+                # two commits: Firebird cannot write to a table in the transaction creating it
                 self.run(
-                    lambda conn: single_dataset.claim(
-                        *self._single_dataset_args(conn), self.home_dataset_name
-                    )
+                    lambda conn: single_dataset.create_marker(*self._single_dataset_args(conn))
                 )
+                home = self.home_dataset_name
+                self.run(lambda conn: single_dataset.claim(conn, self.quoted, home))
             return
         if self.staging_in_home_dataset:
             if not self.has_dataset():
@@ -639,7 +642,15 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
         if not self._held_checked:
             self._dataset_held()  # a read of another dataset's database is refused too
-        return single_dataset.unqualified(sql, self.dialect_caps.sqlglot_dialect, physical)
+        dialect = self._dialect()
+        needs_quotes = (
+            dialect.identifier_preparer._requires_quotes
+            if dialect.requires_name_normalize
+            else None
+        )
+        return single_dataset.unqualified(
+            sql, self.dialect_caps.sqlglot_dialect, physical, needs_quotes
+        )
 
     def _staging_tables_in_home(self) -> List[str]:
         """Logical names of the staging tables kept (prefixed) in the home dataset."""

@@ -26,6 +26,7 @@ _REGISTRY: Dict[str, Union[Type[DialectCapabilities], Tuple[str, str]]] = {
     "mssql": ("dlt_sqlalchemy.dialects.mssql", "MssqlCapabilities"),
     "oracle": ("dlt_sqlalchemy.dialects.oracle", "OracleCapabilities"),
     "trino": ("dlt_sqlalchemy.dialects.trino", "TrinoCapabilities"),
+    "firebird": ("dlt_sqlalchemy.dialects.firebird", "FirebirdCapabilities"),
 }
 
 

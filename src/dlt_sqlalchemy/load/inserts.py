@@ -76,6 +76,10 @@ class BatchInserter:
         rows = list(zip(*converted))
         if not rows:
             return 0
+        return self.execute(rows)
+
+    def execute(self, rows: List[Any]) -> int:
+        """Sends converted rows (tuples in column order) to the driver; returns the row count."""
         cursor = self.connection.connection.cursor()
         if self.prepare_cursor is not None:
             self.prepare_cursor(cursor)
@@ -90,7 +94,8 @@ class BatchInserter:
         if processor is None:
             return values
         try:
-            return list(map(processor, values))
+            # NULL stays NULL: some dialects' processors (sqlalchemy-firebird's BLOB) choke on None
+            return [None if value is None else processor(value) for value in values]
         except BIND_ERRORS as ex:  # one try per column and batch, none per value
             raise BindRefused(name, ex) from ex
 

@@ -23,7 +23,7 @@ from dlt.common.time import ensure_datetime_in_tz
 from dlt.destinations.exceptions import MergeDispositionException
 
 from dlt_sqlalchemy.followup.job import render, table_name
-from dlt_sqlalchemy.followup.merge.constructs import TCondition, TStatement
+from dlt_sqlalchemy.followup.merge.constructs import RowNumber, TCondition, TStatement
 
 if TYPE_CHECKING:
     from dlt_sqlalchemy.client.job_host import JobHost
@@ -240,7 +240,7 @@ class MergeChain:
         numbered = (
             sa.select(
                 *columns,
-                sa.func.row_number().over(partition_by=partition, order_by=order).label(DEDUP_RN),
+                RowNumber().over(partition_by=partition, order_by=order).label(DEDUP_RN),
             )
             .where(*where)
             .subquery(f"{name}_numbered")

@@ -206,3 +206,21 @@ def on_conflict_upsert(spec: UpsertSpec, insert: Callable[[sa.Table], Any]) -> L
         )
     )
     return statements
+
+
+class RowNumber(sa.sql.functions.GenericFunction[int]):
+    """`row_number()`, always with its parentheses.
+
+    sqlalchemy-firebird renders SQLAlchemy's own `func.row_number()` as a bare `row_number`,
+    which Firebird refuses. A construct of our own, compiled the same on every dialect, fixes
+    that for our statements without changing the dialect for other code in the process.
+    """
+
+    type = sa.Integer()
+    inherit_cache = True
+    name = "dlt_sqla_row_number"  # registered under a name of its own, never as `row_number`
+
+
+@compiles(RowNumber)
+def _row_number(element: RowNumber, compiler: SQLCompiler, **kw: Any) -> str:
+    return "row_number()"

@@ -1,0 +1,130 @@
+"""Firebird: rows sent as `EXECUTE BLOCK`s of INSERTs whose values Arrow renders as literals.
+
+firebird-driver is pure Python over the client library: `executemany` executes the prepared
+INSERT once per row and packs each parameter in Python, about 1.4 ms a row here (20,000 rows in
+28 s). Binding the same values as parameters of an `EXECUTE BLOCK` saves round trips but not
+the packing (no faster, measured). What is fast is text the server parses itself: every column
+becomes SQL literals in one pass of Arrow's string kernels, and one block carries 250 INSERTs
+(Firebird refuses a statement with more than 255 table contexts), 20,000 rows in 1.7 s.
+
+Literals as Firebird reads them: text quoted with `'` doubled (Firebird knows no backslash
+escapes), binary as `X'..'`, booleans TRUE/FALSE, times with at most 4 fractional digits (its
+100 microseconds), everything else quoted text that Firebird converts to the column's type, and
+NULL. A value the column cannot take fails its block, like a refused row of `executemany`.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Iterator, Optional
+
+from dlt_sqlalchemy.load.arrow_values import decimal_text
+from dlt_sqlalchemy.load.bulk import (
+    PYARROW_HINT,
+    arrow_batches,
+    has_pyarrow,
+    hex_text,
+    plain_types,
+    prefetching,
+)
+from dlt_sqlalchemy.load.bulk import driver_connection as _driver
+from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.sql_text import compile_text
+
+if TYPE_CHECKING:
+    import pyarrow as pa
+
+ROWS_PER_BLOCK = 250
+"""INSERTs per block: Firebird allows 255 table contexts in one statement."""
+BLOCK_BYTES = 8 * 1024 * 1024
+"""Text per block at most: Firebird 3 takes statements of up to 10 MB."""
+
+
+class ExecuteBlockPath(LoadPath):
+    name = "execute_block"
+    file_formats = ("typed-jsonl", "parquet")
+
+    def is_available(self, request: LoadRequest) -> bool:
+        return self.unavailable_reason(request) is None
+
+    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        from dlt_sqlalchemy.dialects.shared_types import JsonText
+        from dlt_sqlalchemy.dialects.type_mapper import UtcDateTime
+
+        if not has_pyarrow():
+            return f"pyarrow is not installed: {PYARROW_HINT}"
+        if not plain_types(request.table, request.connection.dialect, (UtcDateTime, JsonText)):
+            return "a column type processes its values in Python"
+        return None
+
+    def load(self, request: LoadRequest) -> int:
+        import sqlalchemy as sa
+
+        insert = compile_text(sa.insert(request.table), request.connection.dialect)
+        prefix = insert.rpartition(" VALUES ")[0] + " VALUES "
+        cursor = _driver(request.connection).cursor()
+        rows = 0
+        try:
+            with prefetching(arrow_batches(request)) as batches:
+                for batch in batches:
+                    statements = _rendered_inserts(batch, prefix)
+                    for start, stop in _blocks(statements):
+                        body = "\n".join(statements.slice(start, stop - start).to_pylist())
+                        try:
+                            cursor.execute(f"EXECUTE BLOCK AS BEGIN\n{body}\nEND")
+                        except Exception as ex:
+                            failed = batch.slice(start, stop - start)
+                            raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
+                        rows += stop - start
+        finally:
+            cursor.close()
+        return rows
+
+
+def _rendered_inserts(batch: pa.RecordBatch, prefix: str) -> pa.Array:
+    """`INSERT INTO t (...) VALUES (v1, v2, ...);` per row of `batch`."""
+    import pyarrow.compute as pc
+
+    values = pc.binary_join_element_wise(*[_literals(a) for a in batch.columns], ", ")
+    return pc.binary_join_element_wise(prefix + "(", values, ");", "")
+
+
+def _blocks(statements: pa.Array) -> Iterator[tuple[int, int]]:
+    """Row ranges of at most ROWS_PER_BLOCK statements and about BLOCK_BYTES of text."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    sizes = np.asarray(pc.binary_length(statements)).astype(np.int64) + 1
+    ends = np.cumsum(sizes)
+    start, total = 0, len(statements)
+    while start < total:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + BLOCK_BYTES, side="right"))
+        stop = min(max(stop, start + 1), start + ROWS_PER_BLOCK, total)
+        yield start, stop
+        start = stop
+
+
+def _literals(array: pa.Array) -> pa.Array:
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        text = pc.if_else(array, "TRUE", "FALSE")
+    elif pa.types.is_integer(kind):
+        text = array.cast(pa.string())
+    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        text = pc.binary_join_element_wise("X'", hex_text(array).cast(pa.string()), "'", "")
+    else:
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            array = array.cast(pa.timestamp(kind.unit))
+        if pa.types.is_decimal(kind):
+            array = decimal_text(array)
+        elif not pa.types.is_string(kind):
+            array = array.cast(pa.string())
+        if pa.types.is_timestamp(kind) or pa.types.is_time(kind):
+            # 100 microseconds: Firebird refuses a fifth fractional digit
+            array = pc.replace_substring_regex(array, r"(\.\d{1,4})\d*", r"\1")
+        array = pc.replace_substring(array, "'", "''")
+        text = pc.binary_join_element_wise("'", array, "'", "")
+    return text.fill_null("NULL")
