@@ -34,6 +34,8 @@ START_HINTS = {
     " (or `docker compose up -d --wait`)",
 }
 LIVE_BACKENDS = ["sqlite", "duckdb", "postgresql", "mariadb"]
+# the nodes of a MariaDB Galera cluster (`bash scripts/galera start`; scripts/test exports it)
+GALERA_URLS = [u for u in os.environ.get("DLT_SQLA_TEST_GALERA_URLS", "").split(",") if u]
 
 
 @dataclasses.dataclass
@@ -160,6 +162,57 @@ def backend(request: pytest.FixtureRequest, tmp_path: Any) -> Iterator[Backend]:
         yield live
     finally:
         live.cleanup()
+
+
+@dataclasses.dataclass
+class GaleraCluster:
+    """The nodes of a live Galera cluster, each a `Backend` sharing one list of datasets."""
+
+    nodes: List[Backend]
+
+    def node(self, index: int) -> Backend:
+        return self.nodes[index]
+
+    def query_each(self, sql: str) -> List[List[Any]]:
+        """`sql` on every node, each read waiting until the node applied what the cluster
+        committed before it (`wsrep_sync_wait`), so that equal answers mean replicated."""
+        answers = []
+        for node in self.nodes:
+            with node.engine.connect() as conn:
+                conn.exec_driver_sql("SET SESSION wsrep_sync_wait = 1")
+                answers.append(list(conn.exec_driver_sql(sql).fetchall()))
+        return answers
+
+    def cleanup(self) -> None:
+        self.nodes[0].cleanup()
+        for node in self.nodes[1:]:
+            if node._engine is not None:
+                node._engine.dispose()
+
+
+def require_galera() -> List[str]:
+    if len(GALERA_URLS) < 2:
+        message = (
+            "no Galera cluster: DLT_SQLA_TEST_GALERA_URLS is unset (start one with"
+            " `bash scripts/galera start` and export `DLT_SQLA_TEST_GALERA_URLS=$(bash"
+            " scripts/galera urls)`; scripts/test does both)"
+        )
+        if os.environ.get("CI", "").lower() == "true":
+            pytest.fail(f"CI=true and a required backend is missing: {message}")
+        pytest.skip(message)
+    return GALERA_URLS
+
+
+@pytest.fixture
+def galera(tmp_path: Any) -> Iterator[GaleraCluster]:
+    """A live MariaDB Galera cluster: one `Backend` per node, datasets dropped after the test."""
+    datasets: List[str] = []
+    nodes = [Backend("mariadb", url, tmp_path, datasets) for url in require_galera()]
+    cluster = GaleraCluster(nodes)
+    try:
+        yield cluster
+    finally:
+        cluster.cleanup()
 
 
 @pytest.fixture(autouse=True)

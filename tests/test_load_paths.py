@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from dlt.common.schema.typing import TColumnSchema
 from dlt.pipeline.exceptions import PipelineStepFailed
 
-from conftest import Backend
+from conftest import Backend, hide_module
 from dlt_sqlalchemy.exceptions import ValueNotStorable
 from test_types import COLUMNS, assert_rows, expected_rows, make_rows, read_typed
 
@@ -334,6 +334,29 @@ def test_fastest_path_is_the_default(backend: Backend) -> None:
             loader_file_format=file_format,  # type: ignore[arg-type]
         )
         assert paths_used(info, "t") == {expected[file_format]}, file_format
+
+
+@pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
+def test_insert_values_steps_aside_without_numpy(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Where LOAD DATA is off (PyMySQL's default, clusters, managed MySQL) and numpy is missing,
+    the job loads through `executemany` instead of failing every file on the import; forcing
+    `insert_values` names the extra that installs numpy."""
+    import pyarrow.compute  # noqa: F401 - pyarrow checks once, on import, whether numpy is there
+
+    url = sa.make_url(backend.url).set(drivername="mysql+pymysql")
+    hide_module(monkeypatch, "numpy")
+    pipeline = backend.pipeline(destination=backend.destination(credentials=url))
+    info = pipeline.run([{"id": i, "s": f"row {i}"} for i in range(30)], table_name="t")
+    assert paths_used(info, "t") == {"executemany"}
+    assert pipeline.dataset()["t"].select("id").fetchall() == [(i,) for i in range(30)]
+
+    forced = backend.pipeline(
+        destination=backend.destination(credentials=url, load_path="insert_values")
+    )
+    with pytest.raises(PipelineStepFailed, match=r"dlt-sqlalchemy\[mysql\]"):
+        forced.run([{"id": 1}], table_name="t")
 
 
 @pytest.mark.parametrize("backend", ["mariadb"], indirect=True)

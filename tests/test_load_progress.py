@@ -114,3 +114,16 @@ def test_a_batch_the_consumer_fails_on_is_not_counted() -> None:
         whole = LoadProgress("/tmp/g.parquet", "games", collector)
         whole.finish(7, "test")
         assert collector.counters[ROWS_COUNTER] == 12
+
+
+def test_rows_per_commit_counts_every_chunk(backend: Backend) -> None:
+    """A file committed in chunks (`rows_per_commit`) counts the rows of every chunk, once."""
+    collector = RecordingCollector()
+    pipeline = backend.pipeline(
+        destination=backend.destination(rows_per_commit=7_000), progress=collector
+    )
+    pipeline.run(make_rows(20_000), table_name="games", loader_file_format="parquet")
+    load_steps = [step for step in collector.finished if step.startswith("Load ")]
+    normalized = pipeline.last_trace.last_normalize_info.row_counts
+    assert collector.finished[load_steps[0]][ROWS_COUNTER] == sum(normalized.values())
+    assert len(collector.increments[load_steps[0]]) >= 3  # at least one per chunk

@@ -191,6 +191,13 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
     `false` keeps one dataset per database, its tables unqualified in the connection's default
     schema and staging tables prefixed: for logins that may create tables but no schemas, and
     the model of databases without schemas (see `DialectCapabilities.has_schemas`)."""
+    rows_per_commit: Optional[int] = None
+    """Commit each file in chunks of this many rows instead of in one transaction: for clusters
+    with write-set limits (Galera's wsrep_max_ws_rows / wsrep_max_ws_size). Trade-off: a file
+    that fails midway leaves its committed chunks in the table; the chunks done are recorded
+    (table `_dlt_sqla_file_progress`, in the same transaction as each chunk) so that dlt's
+    retry of the job resumes after the last committed chunk: no row is lost or loaded twice.
+    Off by default (a file is all or nothing)."""
     load_path: Optional[str] = None
     """Force a load path by name (`executemany` turns bulk paths such as COPY off); by default the
     dialect's fastest available path loads each file."""
@@ -210,6 +217,11 @@ class SqlalchemyClientConfiguration(WithLocalFiles, DestinationClientDwhConfigur
         self.engine_kwargs = resolve_engine_kwargs(self.engine_kwargs, self.engine_args)
         self.engine_args = {}
         self._check_loader_file_format()
+        if self.rows_per_commit is not None and self.rows_per_commit < 1:
+            raise ConfigurationValueError(
+                f"`rows_per_commit = {self.rows_per_commit}`: give a number of rows of at least"
+                " 1, or leave it unset to load each file in one transaction."
+            )
         if self.credentials is None:
             return
         self._check_load_path()

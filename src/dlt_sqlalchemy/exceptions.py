@@ -10,6 +10,7 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
     │   └── DriverImportFailed                     ... or installed, but its import fails
     ├── UnsupportedColumnType (also ValueError)    a dlt type this dialect cannot store
     ├── IdentifierTooLong (also ValueError)        a table / column name over the server's limit
+    ├── PrimaryKeyRequired (also ValueError)       the server requires a primary key on every table
     ├── InvalidCredentials                         authentication failed, unknown database
     ├── DatabaseHoldsAnotherDataset                a schema-less database that another
     │                                              dataset already uses
@@ -17,7 +18,8 @@ and a builtin where one fits, so callers can also catch `ValueError` or `ImportE
         └── ValueNotStorable                       a value the column cannot hold (names both)
         ├── DatabaseLimitExceeded                  a table over a server limit (with the limit)
     DestinationTransientException
-    └── DatabaseUnreachable                        host down or refusing connections
+    ├── DatabaseUnreachable                        host down or refusing connections
+    └── ConcurrentStagingLoad                      another loader's rows in a shared staging table
     ConfigurationValueError (dlt)
     └── InvalidEngineOption                        an `engine_kwargs` key create_engine refuses
 
@@ -163,6 +165,54 @@ class IdentifierTooLong(DestinationTerminalException, ValueError):
             f" {limit}. Nothing was created or loaded. Use a shorter name, or a naming convention"
             " that shortens names to this limit (dlt's conventions shorten by characters, to the"
             f" limit known before connecting). {see('identifier-too-long')}"
+        )
+        super().__init__(msg)
+
+
+class PrimaryKeyRequired(DestinationTerminalException, ValueError):
+    """The server refuses tables without a primary key (Galera's `wsrep_mode=REQUIRED_PRIMARY_KEY`,
+    MySQL's `sql_require_primary_key`) and a table to create would have none: said before any
+    DDL runs, since every retry would be refused the same way."""
+
+    def __init__(self, table_name: str, setting: str, nested: bool = False) -> None:
+        self.table_name = table_name
+        self.setting = setting
+        if nested:
+            fix = (
+                "it is a nested table, which has no primary key hint of its own: load the nested"
+                " data as JSON in its parent instead (dlt's `max_table_nesting`, or a `json`"
+                " column hint on the field)"
+            )
+        else:
+            fix = (
+                "give its resource a `primary_key` hint (a column, or columns, unique per row)"
+                " and set the destination option `create_primary_keys=True`"
+            )
+        msg = (
+            f"Table `{table_name}` would have no primary key, and the server requires one on"
+            f" every table ({setting}). Nothing was created. To fix it, {fix}."
+            " dlt's own tables get a hidden key column `_dlt_sqla_row` automatically."
+        )
+        super().__init__(msg)
+
+
+class ConcurrentStagingLoad(DestinationTransientException):
+    """A staging table holds rows of another package that has not completed: another pipeline
+    is loading into the same dataset, through the same staging dataset, at the same time.
+    Transient: once the other package completes, its rows are leftovers this load deletes."""
+
+    def __init__(self, table_name: str, staging_dataset: str, dataset: str, load_ids: str):
+        self.table_name = table_name
+        self.load_ids = load_ids
+        msg = (
+            f"Staging table `{table_name}` (dataset `{staging_dataset}`) holds rows of another"
+            f" load package that has not completed (load id {load_ids}): another pipeline is"
+            f" loading into dataset `{dataset}` at the same time, and every pipeline merges"
+            " through the same staging dataset. This load waits for it: the job is retried, and"
+            " once the other package completed its rows are cleared away (if the retries run"
+            " out first, run `pipeline.load()` again). To merge into one dataset from several"
+            " pipelines at once, give each its own staging dataset"
+            ' (`staging_dataset_name_layout`, e.g. "%s_staging_<pipeline name>").'
         )
         super().__init__(msg)
 

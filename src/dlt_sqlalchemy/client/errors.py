@@ -101,7 +101,9 @@ _MYSQL: dict[int, TErrorClass] = {
     4165: "terminal",  # wsrep_mode=REQUIRED_PRIMARY_KEY: a table without one (MariaDB Galera)
     3819: "terminal",  # check constraint violated (MySQL)
     4025: "terminal",  # check constraint failed (MariaDB)
-    1213: "transient",  # deadlock
+    1213: "transient",  # deadlock; on Galera also a certification conflict with another node
+    1180: "transient",  # error during COMMIT (Galera: the write set was aborted by the cluster)
+    1047: "transient",  # Galera: node not connected to the Primary Component (not ready)
     1205: "transient",  # lock wait timeout
     3572: "transient",  # NOWAIT: row is locked (MySQL)
     1040: "transient",  # too many connections
@@ -203,14 +205,19 @@ _SQLITE_UNDEFINED = ("no such table", "unknown database", "no such database")
 
 
 def classify(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> Optional[TErrorClass]:
-    """Returns the outcome for `ex`, or None when it is not a database error at all."""
+    """Returns the outcome for `ex`, or None when it is not a database error at all.
+
+    Judged on the driver's exception underneath (`driver_error`), so the same server error
+    gets the same outcome whether a load path met it raw (`executemany` on the DBAPI cursor)
+    or SQLAlchemy wrapped it (DDL, merge SQL, COMMIT).
+    """
     if isinstance(ex, sa.exc.NoSuchTableError):
         return "undefined_relation"
-    if not isinstance(ex, sa.exc.DBAPIError) and not _looks_like_dbapi_error(ex):
+    orig = driver_error(ex)
+    if orig is None:
         return None
-    orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
     undefined: Optional[bool] = None
-    if dialect_caps is not None and orig is not None:
+    if dialect_caps is not None:
         verdict = dialect_caps.classify_error(orig)
         if verdict is not None:
             return verdict
@@ -222,7 +229,34 @@ def classify(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> Opti
         return verdict
     if undefined is not False and _UNDEFINED_PATTERNS.search(str(orig)):
         return "undefined_relation"
-    return _by_class(ex, str(orig))
+    return _by_class(ex, orig)
+
+
+def driver_error(ex: BaseException) -> Any:
+    """The driver's own exception beneath `ex` (through `.orig` and `__cause__`), or None
+    when no database error is underneath.
+
+    SQLAlchemy's wrapper class is chosen from the driver's class, but a load path calling the
+    DBAPI cursor itself sees the driver's class bare: deciding on the one underneath keeps both
+    routes to the same verdict.
+    """
+    seen: Set[int] = set()
+    current: Optional[BaseException] = ex
+    while current is not None and id(current) not in seen:
+        seen.add(id(current))
+        if isinstance(current, sa.exc.DBAPIError):
+            if current.orig is None:
+                return current
+            if not isinstance(current.orig, sa.exc.StatementError):
+                return current.orig  # whatever its class: what the driver (or dialect) raised
+            current = current.orig
+        elif isinstance(current, sa.exc.StatementError):
+            current = current.orig or current.__cause__
+        elif _looks_like_dbapi_error(current):
+            return current
+        else:
+            return None
+    return None
 
 
 def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) -> TErrorClass:
@@ -231,9 +265,11 @@ def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) 
     libpq gives no SQLSTATE for a refused login, so the server's `FATAL:` report is the only
     evidence there; codes decide first wherever the driver has them.
     """
-    orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    orig: Any = driver_error(ex)
+    if orig is None:
+        orig = ex
     verdict: Optional[TErrorClass] = None
-    if dialect_caps is not None and orig is not None:
+    if dialect_caps is not None:
         verdict = dialect_caps.classify_error(orig)
     if verdict is None:
         verdict = _by_codes(orig)
@@ -243,7 +279,7 @@ def connect_verdict(ex: Exception, dialect_caps: Optional[DialectCapabilities]) 
             return "transient"
         if _REFUSED_PATTERNS.search(message):
             return "terminal"
-        verdict = _by_class(ex, message)
+        verdict = _by_class(ex, orig)
     # a "missing relation" while connecting is a database name that does not exist
     return "transient" if verdict == "transient" else "terminal"
 
@@ -254,7 +290,7 @@ def is_value_error(ex: Exception) -> bool:
     Decides whether an insert failure is reported as `ValueNotStorable`; a terminal error of
     the statement itself (syntax, permissions, a missing column) must not be blamed on a value.
     """
-    orig = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
+    orig = driver_error(ex) or ex
     errno = mysql_errno_of(orig)  # before SQLSTATE: MySQL files some data errors under HY000
     if errno is not None:
         return errno in _MYSQL_VALUE_ERRORS
@@ -336,7 +372,33 @@ _SQLITE_LIMITS: dict[str, tuple[str, str]] = {
 }
 
 
+# Galera's write-set limits come under generic numbers (1180 "error during COMMIT", 1105
+# "unknown error"): only the server's text tells which limit was hit
+_WSREP_LIMITS: dict[str, tuple[str, str]] = {
+    "wsrep_max_ws_rows exceeded": (
+        "the transaction changes more rows than the cluster allows (Galera wsrep_max_ws_rows)",
+        "set the destination option `rows_per_commit` below that limit to commit each file in"
+        " chunks, or raise wsrep_max_ws_rows on the server",
+    ),
+    "maximum writeset size exceeded": (
+        "the transaction is larger than the cluster allows (Galera wsrep_max_ws_size)",
+        "set the destination option `rows_per_commit` so that a chunk of rows stays below that"
+        " size, or raise wsrep_max_ws_size on the server",
+    ),
+}
+
+
+def _wsrep_limit(orig: Any) -> Optional[tuple[str, str]]:
+    if mysql_errno_of(orig) not in (1180, 1105):
+        return None
+    message = driver_message(orig).lower()
+    return next((v for k, v in _WSREP_LIMITS.items() if k in message), None)
+
+
 def _limit_of(orig: Any) -> Optional[tuple[str, str]]:
+    wsrep = _wsrep_limit(orig)
+    if wsrep is not None:
+        return wsrep
     errno = mysql_errno_of(orig)
     if errno is not None:
         return _MYSQL_LIMITS.get(errno)
@@ -362,8 +424,7 @@ def to_dlt_exception(
     if verdict == "undefined_relation":
         return DatabaseUndefinedRelation(cause)
     if verdict == "terminal":
-        orig: Any = ex.orig if isinstance(ex, sa.exc.DBAPIError) else ex
-        limit = _limit_of(orig)
+        limit = _limit_of(driver_error(ex))
         if limit is not None:
             return DatabaseLimitExceeded(cause, *limit)
         return DatabaseTerminalException(cause)
@@ -426,6 +487,8 @@ def _by_codes(orig: Any) -> Optional[TErrorClass]:
     sqlstate = sqlstate_of(orig)
     if sqlstate and sqlstate in _SQLSTATE:
         return _SQLSTATE[sqlstate]
+    if _wsrep_limit(orig) is not None:
+        return "terminal"
     errno = mysql_errno_of(orig)
     if errno is not None and errno in _MYSQL:
         return _MYSQL[errno]
@@ -465,21 +528,29 @@ def _is_duckdb(orig: Any) -> bool:
     return (type(orig).__module__ or "").startswith(("duckdb", "_duckdb"))
 
 
-def _by_class(ex: Exception, message: str) -> TErrorClass:
-    if isinstance(ex, (sa.exc.IntegrityError, sa.exc.DataError, sa.exc.ProgrammingError)):
-        return "terminal"
-    if isinstance(ex, sa.exc.NotSupportedError):
+# PEP 249 exception classes, by name: a driver's class decides as its SQLAlchemy wrapper would
+_TERMINAL_CLASSES = ("IntegrityError", "DataError", "ProgrammingError", "NotSupportedError")
+_TRANSIENT_CLASSES = ("OperationalError", "InternalError", "InterfaceError")
+
+
+def _by_class(ex: BaseException, orig: Any) -> TErrorClass:
+    """The PEP 249 class of the driver's exception (the wrapper's when there is none)."""
+    names = {t.__name__ for t in type(orig).__mro__}
+    pep249 = {*_TERMINAL_CLASSES, *_TRANSIENT_CLASSES}
+    if isinstance(orig, sa.exc.DBAPIError) or not names & pep249:
+        names |= {t.__name__ for t in type(ex).__mro__}
+    if names & set(_TERMINAL_CLASSES):
         return "terminal"
     if isinstance(ex, sa.exc.DBAPIError) and ex.connection_invalidated:
         return "transient"
-    if _TRANSIENT_PATTERNS.search(message):
+    if _TRANSIENT_PATTERNS.search(str(orig)):
         return "transient"
-    if isinstance(ex, (sa.exc.OperationalError, sa.exc.InternalError, sa.exc.InterfaceError)):
+    if names & set(_TRANSIENT_CLASSES):
         return "transient"
     return "terminal"
 
 
-def _looks_like_dbapi_error(ex: Exception) -> bool:
+def _looks_like_dbapi_error(ex: BaseException) -> bool:
     """A raw driver exception (PEP 249 names), as raised below SQLAlchemy by `executemany`."""
     names = ("DatabaseError", "DataError", "InterfaceError")
     return any(t.__name__ in names for t in type(ex).__mro__)

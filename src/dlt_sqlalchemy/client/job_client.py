@@ -211,6 +211,14 @@ class SqlalchemyJobClient(SqlJobClientWithStagingDataset):
             # another loader may create the same table between our look and our CREATE (two
             # pipelines into one new dataset, two nodes of a cluster): that is not an error
             exists_ok = self.dialect_caps.creates_if_not_exists
+            dlt_tables = (
+                self.schema.version_table_name,
+                self.schema.loads_table_name,
+                self.schema.state_table_name,
+            )
+            table = self.dialect_caps.table_to_create(
+                self.sql_client, table, self._table_schema(table_name), table_name in dlt_tables
+            )
             create: List[Any] = [sa.schema.CreateTable(table, if_not_exists=exists_ok)]
             return create + [sa.schema.CreateIndex(index) for index in indexes]
         table = self.sa_table(table_name)

@@ -172,6 +172,22 @@ class DialectCapabilities:
         """Rewrites a table before it is created or loaded; the default keeps it as it is."""
         return table
 
+    def table_to_create(
+        self,
+        client: DialectSqlClient,
+        table: sa.Table,
+        table_schema: PreparedTableSchema,
+        dlt_table: bool = False,
+    ) -> sa.Table:
+        """The table as CREATE TABLE makes it, for what the server requires of new tables (a
+        primary key on every table, a storage engine that replicates). `dlt_table` is true for
+        dlt's own tables (loads, schema versions, state).
+
+        Applied only when creating, after `adapt_table`: a column added here (an auto-increment
+        key, say) is not loaded or read, so dlt never sees it. The default keeps the table.
+        """
+        return table
+
     def is_undefined_relation(self, e: Exception) -> Optional[bool]:
         """True if `e` means a missing table or schema, False if surely not, None if unsure."""
         return None
@@ -235,6 +251,32 @@ class DialectCapabilities:
         `CREATE INDEX IF NOT EXISTS` (see `dlt_sqlalchemy.followup.guards.IndexMissing`)."""
         indexes = sa.inspect(connection).get_indexes(table_name, schema=schema)
         return any(index["name"] == index_name for index in indexes)
+
+    def merge_keys_unindexed(
+        self,
+        connection: sa.Connection,
+        schema: Optional[str],
+        table_name: str,
+        keys: Sequence[str],
+    ) -> bool:
+        """Whether no index (primary key, unique constraint or plain index) of `table_name`
+        starts with exactly the columns `keys`: a merge then reads the whole table for each
+        batch of incoming keys, which on a cluster also holds locks replicas wait for."""
+        inspector = sa.inspect(connection)
+        wanted = {k.lower() for k in keys}
+        covering: List[Sequence[Optional[str]]] = [
+            inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns")
+            or []
+        ]
+        covering += [
+            u["column_names"] for u in inspector.get_unique_constraints(table_name, schema=schema)
+        ]
+        covering += [i["column_names"] for i in inspector.get_indexes(table_name, schema=schema)]
+        for columns in covering:
+            leading = {str(c).lower() for c in list(columns)[: len(wanted)] if c is not None}
+            if leading == wanted:
+                return False
+        return True
 
     def read_storage_columns(
         self, connection: sa.Connection, dataset_name: str, table_names: Sequence[str]

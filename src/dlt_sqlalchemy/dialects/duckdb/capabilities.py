@@ -71,6 +71,17 @@ class DuckdbCapabilities(DialectCapabilities):
             return "terminal"
         return None
 
+    def merge_keys_unindexed(
+        self,
+        connection: sa.Connection,
+        schema: Optional[str],
+        table_name: str,
+        keys: Sequence[str],
+    ) -> bool:
+        """Never: DuckDB joins merge keys by hashing both sides, an index would not be used
+        (and its SQLAlchemy dialect cannot list unique constraints)."""
+        return False
+
     def has_dataset(self, client: DialectSqlClient, dataset_name: str) -> bool:
         return schema_in_information_schema(client, dataset_name)
 

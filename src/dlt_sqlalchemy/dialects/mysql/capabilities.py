@@ -18,6 +18,7 @@ from dlt_sqlalchemy.dialects.base import (
     group_storage_columns,
 )
 from dlt_sqlalchemy.dialects.mysql.types import MysqlTypeMapper
+from dlt_sqlalchemy.exceptions import PrimaryKeyRequired
 from dlt_sqlalchemy.followup.guards import Guarded, IndexMissing, TablesExist
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, unique_key_index
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
@@ -74,6 +75,42 @@ class MysqlCapabilities(DialectCapabilities):
             " @@SESSION.sql_mode,"
             " CONCAT_WS(',', NULLIF(@@SESSION.sql_mode, ''), 'STRICT_ALL_TABLES'))"
         )
+        server_settings(connection)
+
+    def table_to_create(
+        self,
+        client: DialectSqlClient,
+        table: sa.Table,
+        table_schema: PreparedTableSchema,
+        dlt_table: bool = False,
+    ) -> sa.Table:
+        """dlt's own tables get a hidden auto-increment key where the server requires a primary
+        key on every table; a user table without one is refused before any DDL runs. On a
+        Galera node every table is InnoDB: the cluster replicates no other engine, so with
+        another default engine the rows would stay on one node while the load reports success.
+        """
+        connection = client.native_connection
+        if connection is None:
+            return table
+        settings = server_settings(connection)
+        requirement = primary_key_requirement(settings)
+        needs_key = requirement is not None and not table.primary_key.columns
+        if needs_key and not dlt_table:
+            nested = bool(table_schema.get("parent"))
+            raise PrimaryKeyRequired(str(table_schema["name"]), requirement or "", nested)
+        galera = is_galera(settings)
+        if not (needs_key or galera):
+            return table
+        table = table.to_metadata(sa.MetaData())  # the loaded table stays as it is
+        if needs_key:
+            # dlt inserts and reads these tables by column name: an extra column it never
+            # names, filled by the server, keeps them readable to dlt and to other loaders
+            table.append_column(
+                sa.Column(ROW_KEY_COLUMN, sa.BigInteger(), primary_key=True, autoincrement=True)
+            )
+        if galera:
+            table.dialect_kwargs["mysql_engine"] = "InnoDB"
+        return table
 
     def adapt_table(self, table: sa.Table, table_schema: PreparedTableSchema) -> sa.Table:
         # MySQL has no unbounded VARCHAR; a mapper's plain `String()` (a user's, say) means text
@@ -195,6 +232,43 @@ class MysqlCapabilities(DialectCapabilities):
             statistics.c.index_name == index_name,
         )
         return bool(connection.execute(query).scalar())
+
+
+# the hidden primary key of dlt's own tables where the server requires one on every table
+ROW_KEY_COLUMN = "_dlt_sqla_row"
+_SETTINGS_KEY = "dlt_sqlalchemy_mysql_settings"
+_SETTINGS = ("wsrep_on", "wsrep_mode", "sql_require_primary_key")
+
+
+def server_settings(connection: sa.Connection) -> Dict[str, str]:
+    """The server variables that change how tables must be made, read once per DBAPI connection
+    (kept in its `info`). SHOW VARIABLES lists only what the server has: MySQL has no wsrep_*,
+    MariaDB no sql_require_primary_key, and neither is an error."""
+    info = connection.info
+    settings: Optional[Dict[str, str]] = info.get(_SETTINGS_KEY)
+    if settings is None:
+        variables = sa.text("SHOW VARIABLES WHERE Variable_name IN :names").bindparams(
+            sa.bindparam("names", list(_SETTINGS), expanding=True)
+        )
+        rows = connection.execute(variables).fetchall()
+        settings = {str(name).lower(): str(value) for name, value in rows}
+        info[_SETTINGS_KEY] = settings
+    return settings
+
+
+def primary_key_requirement(settings: Dict[str, str]) -> Optional[str]:
+    """The setting by which the server refuses tables without a primary key, or None."""
+    modes = {m.strip().upper() for m in settings.get("wsrep_mode", "").split(",")}
+    if "REQUIRED_PRIMARY_KEY" in modes and is_galera(settings):
+        return "wsrep_mode=REQUIRED_PRIMARY_KEY"
+    if settings.get("sql_require_primary_key", "").upper() in ("ON", "1"):
+        return "sql_require_primary_key=ON"
+    return None
+
+
+def is_galera(settings: Dict[str, str]) -> bool:
+    """Whether the server is a node of a Galera cluster (replicating: `wsrep_on`)."""
+    return settings.get("wsrep_on", "").upper() in ("ON", "1")
 
 
 def _has_unique_key(client: DialectSqlClient, spec: UpsertSpec) -> bool:

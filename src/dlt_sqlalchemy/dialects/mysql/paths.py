@@ -319,6 +319,9 @@ class MysqlInsertValuesPath(LoadPath):
         reason = _arrow_path_obstacle(request)
         if reason is not None:
             return reason
+        if not _numpy_imports():
+            # it cuts the rendered rows into statements of about 4 MB
+            return 'numpy is not installed: pip install "dlt-sqlalchemy[mysql]"'
         connection = request.connection
         charset = _connection_charset(_driver(connection))
         if charset not in ("utf8", "utf8mb4", "utf8mb3"):
@@ -359,6 +362,15 @@ class MysqlInsertValuesPath(LoadPath):
         finally:
             cursor.close()
         return rows
+
+
+def _numpy_imports() -> bool:
+    """Whether numpy imports (found is not enough: a broken install fails only on import)."""
+    try:
+        import numpy  # noqa: F401
+    except ImportError:
+        return False
+    return True
 
 
 def _rendered_rows(batch: pa.RecordBatch, backslashes: bool) -> pa.Array:

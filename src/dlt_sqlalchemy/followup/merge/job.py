@@ -8,10 +8,13 @@ the native forms (upsert syntax, timestamp literals).
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, List, Sequence
+import threading
+from typing import TYPE_CHECKING, List, Optional, Sequence, Set, Tuple, cast
 
+from dlt.common import logger
 from dlt.common.destination.client import PreparedTableSchema
 from dlt.common.destination.utils import resolve_merge_strategy
+from dlt.common.schema.typing import TTableSchema
 from dlt.destinations.job_impl import FollowupJobRequestImpl
 
 from dlt_sqlalchemy.followup.job import SqlalchemyFollowupJob, table_name
@@ -32,7 +35,59 @@ class SqlalchemyMergeJob(SqlalchemyFollowupJob):
     def from_job_client(
         cls, table_chain: Sequence[PreparedTableSchema], job_client: JobHost
     ) -> FollowupJobRequestImpl:
+        warn_if_merge_keys_unindexed(table_chain[0], job_client)
         return cls.from_statements(table_chain, merge_sql(table_chain, job_client))
+
+
+# (server, dataset, table) already looked at in this process: the look costs a round trip, the
+# warning is worth reading once
+_LOOKED_AT: Set[Tuple[str, Optional[str], str]] = set()
+_LOOKED_AT_LOCK = threading.Lock()
+
+
+def warn_if_merge_keys_unindexed(root: PreparedTableSchema, job_client: JobHost) -> None:
+    """Warns once per table when a delete-insert merge looks rows up by keys no index starts
+    with: every merge then reads the whole destination table (20k rows into a Galera cluster:
+    54 s plus replica lag, against 0.7 s with a primary key)."""
+    schema = cast(TTableSchema, root)
+    strategy = resolve_merge_strategy({table_name(root): schema}, schema, job_client.capabilities)
+    if strategy != "delete-insert" or not job_client.dialect_caps.supports_indexes:
+        return
+    columns = root["columns"]
+    keys = [n for n, c in columns.items() if c.get("merge_key")] or [
+        n for n, c in columns.items() if c.get("primary_key")
+    ]
+    if not keys:
+        return
+    sql_client = job_client.sql_client
+    dataset, name = sql_client.physical_name(table_name(root))
+    credentials = sql_client.credentials
+    server = (
+        f"{credentials.drivername}://{credentials.host}:{credentials.port}/{credentials.database}"
+    )
+    looked_at = (server, dataset, name)
+    with _LOOKED_AT_LOCK:
+        if looked_at in _LOOKED_AT:
+            return
+        _LOOKED_AT.add(looked_at)
+    fold = job_client.capabilities.casefold_identifier
+    try:
+        with sql_client:
+            unindexed = job_client.dialect_caps.merge_keys_unindexed(
+                sql_client.native_connection, dataset, name, [fold(k) for k in keys]
+            )
+    except Exception as ex:  # only advice: a look that fails must not fail the merge
+        logger.debug(f"Could not read the indexes of `{name}`: {type(ex).__name__}")
+        return
+    if unindexed:
+        logger.warning(
+            f"Merging into `{name}` (dataset `{dataset}`) looks rows up by"
+            f" {', '.join(f'`{k}`' for k in keys)}, which no index of the table starts with:"
+            " every merge reads the whole table, which grows slow with the table (and on a"
+            " cluster holds locks the replicas wait for). New tables get the index with the"
+            " destination option `create_merge_indexes=True` (or a primary key with"
+            " `create_primary_keys=True`); for this table, create an index on those columns."
+        )
 
 
 def merge_sql(table_chain: Sequence[PreparedTableSchema], job_client: JobHost) -> List[str]:
