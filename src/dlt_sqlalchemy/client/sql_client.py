@@ -49,6 +49,8 @@ from dlt_sqlalchemy.exceptions import (
     DatabaseUnreachable,
     InvalidCredentials,
 )
+from dlt_sqlalchemy.load.bulk import has_module
+from dlt_sqlalchemy.reads.readers import ArrowReader, is_select
 from dlt_sqlalchemy.sql_text import compile_text
 
 T = TypeVar("T")
@@ -243,8 +245,68 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
 
     @contextlib.contextmanager
     def execute_query(self, query: Any, *args: Any, **kwargs: Any) -> Iterator[DBApiCursor]:
+        if not args and not kwargs and is_select(query) and has_module("pyarrow"):
+            # a dataset read: it runs once the caller says how it reads (rows or Arrow)
+            from dlt_sqlalchemy.reads.cursor import DeferredCursor
+
+            self._ensure_connection()
+            try:
+                sql = self._stored_sql(query)  # as `_statement` names the tables
+            except Exception as ex:
+                raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
+            with contextlib.ExitStack() as stack:
+                cursor = DeferredCursor(self, sql, stack, self._result_mapper())
+                yield cursor
+                cursor.ensure_ran()
+            return
         with self._executing(query, args, kwargs) as result:
             yield TypedCursor(_ResultCursor(result), self._result_mapper())
+
+    @contextlib.contextmanager
+    def executing_text(self, sql: str, stream: bool = False) -> Iterator[sa.CursorResult[Any]]:
+        """Runs the SQL text `sql` (no parameters) with the usual commit and error rules;
+        `stream` asks the driver not to buffer the whole result (SQLAlchemy's
+        `stream_results`: an unbuffered or server-side cursor)."""
+        statement = sa.text(without_binds(sql))
+        if stream:
+            statement = statement.execution_options(stream_results=True)
+        with self._executing(statement, (), {}) as result:
+            yield result
+
+    def rows_cursor(self, sql: str, stack: contextlib.ExitStack) -> _ResultCursor:
+        """Runs the SQL text `sql` for rows; the result stays open until `stack` closes."""
+        return _ResultCursor(stack.enter_context(self.executing_text(sql)))
+
+    def arrow_readers(self) -> List[ArrowReader]:
+        """The dialect's Arrow readers available here, fastest first. Inside a transaction only
+        those on this connection: a reader of its own connection would miss uncommitted rows."""
+        self._ensure_connection()  # readers look at the driver behind it
+        readers = [
+            reader
+            for reader in self.dialect_caps.arrow_readers()
+            if not (self.in_transaction and reader.own_connection) and reader.is_available(self)
+        ]
+        return readers
+
+    @property
+    def in_transaction(self) -> bool:
+        """True inside `begin_transaction()`."""
+        return self._tx is not None
+
+    def translated(self, ex: Exception) -> Exception:
+        """`ex` as the dlt exception this client raises for it (secrets scrubbed)."""
+        return self._translated(ex)
+
+    def translating(self, items: Iterator[T]) -> Iterator[T]:
+        """`items`, with an error raised while producing them translated as `translated`."""
+        try:
+            yield from items
+        except Exception as ex:
+            raise self._translated(ex)  # noqa: B904 - chaining is decided in _translated
+
+    def scrubbed(self, text: str) -> str:
+        """`text` with the password and secret URL values masked."""
+        return self._scrub(text)
 
     def _result_mapper(self) -> Optional[SqlalchemyTypeMapper]:
         """Reads dataset results back through the loading types (not a user's own mapper)."""

@@ -9,7 +9,18 @@ from __future__ import annotations
 
 import dataclasses
 import datetime
-from typing import Any, Dict, List, Literal, Optional, Protocol, Sequence, Tuple, Type
+from typing import (
+    TYPE_CHECKING,
+    Any,
+    Dict,
+    List,
+    Literal,
+    Optional,
+    Protocol,
+    Sequence,
+    Tuple,
+    Type,
+)
 
 import sqlalchemy as sa
 from dlt.common.destination import TLoaderFileFormat
@@ -19,6 +30,9 @@ from dlt.common.destination.typing import PreparedTableSchema
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, portable_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
 from dlt_sqlalchemy.sql_text import compile_text, unescaped
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.reads.readers import ArrowReader
 
 TErrorClass = Literal["undefined_relation", "terminal", "transient"]
 """How the SQL client should surface a database error to dlt's loader."""
@@ -308,6 +322,14 @@ class DialectCapabilities:
             len(identifier.encode("utf-8")) if self.identifier_unit == "bytes" else len(identifier)
         )
         return size <= limit
+
+    def arrow_readers(self) -> Sequence[ArrowReader]:
+        """How dataset reads (`pipeline.dataset()[t].arrow()`, `.df()`, `.iter_arrow()`) get
+        Arrow, fastest first; the first available one reads. The DB-API reader (batches of
+        rows built column-wise) works everywhere and must stay as the last resort."""
+        from dlt_sqlalchemy.reads.readers import DbApiArrowReader
+
+        return (DbApiArrowReader(),)
 
     def load_paths(self) -> Sequence[LoadPath]:
         """The ways this dialect can load a file, fastest first; the job takes the first that

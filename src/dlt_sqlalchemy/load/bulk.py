@@ -74,9 +74,17 @@ def driver_connection(connection: sa.Connection) -> Any:
 def arrow_batches(
     request: LoadRequest, batch_rows: Optional[int] = None
 ) -> Iterator[pa.RecordBatch]:
-    return read_arrow(
+    """The file's rows as Arrow batches, each counted in the request's progress once taken."""
+    batches = read_arrow(
         request.file_path, request.file_format, request.columns, batch_rows or request.batch_rows
     )
+    if request.progress is None:
+        return batches
+    return request.progress.counted(batches, _arrow_rows)
+
+
+def _arrow_rows(batch: pa.RecordBatch) -> int:
+    return int(batch.num_rows)
 
 
 class RowCounter:

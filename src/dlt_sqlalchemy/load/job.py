@@ -26,6 +26,7 @@ from dlt_sqlalchemy.load.path import (
     LoadRequest,
     choose_load_path,
 )
+from dlt_sqlalchemy.load.progress import LoadProgress
 from dlt_sqlalchemy.load.staging import clear_foreign_rows, concurrent_load, foreign_load_ids
 
 if TYPE_CHECKING:
@@ -47,19 +48,25 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
         client = cast("JobHost", self._job_client)
         table = client.sa_table(self.load_table_name)
         rows_per_commit = client.config.rows_per_commit
+        # rows as batches go in, to the pipeline's progress collector; a log line per file
+        loaded = LoadProgress(self._file_path, self.load_table_name)
         if rows_per_commit:
-            self._run_in_chunks(client, table, rows_per_commit)
-            return
-        with client.sql_client.begin_transaction():
-            self._clear_staging(client, table)
-            self.rows_loaded = self._load(client, table, self._file_path)
+            self._run_in_chunks(client, table, rows_per_commit, loaded)
+        else:
+            with client.sql_client.begin_transaction():
+                self._clear_staging(client, table)
+                self.rows_loaded = self._load(client, table, self._file_path, loaded)
+        # committed: the rows are in
+        loaded.finish(self.rows_loaded, self.load_path or "-")
 
     def _clear_staging(self, client: JobHost, table: sa.Table) -> None:
         """In a staging table, rows of other packages go first (see `load.staging`)."""
         if getattr(client, "in_staging_dataset_mode", False):
             clear_foreign_rows(client, table, self._schema, self._load_id)
 
-    def _run_in_chunks(self, client: JobHost, table: sa.Table, rows_per_commit: int) -> None:
+    def _run_in_chunks(
+        self, client: JobHost, table: sa.Table, rows_per_commit: int, loaded: LoadProgress
+    ) -> None:
         """Commits every `rows_per_commit` rows, each commit with the file's progress, and
         resumes after the rows an earlier attempt committed (see `load.chunks`)."""
         parsed = ParsedLoadJobFileName.parse(self._file_path)
@@ -78,14 +85,16 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             for chunk_path, chunk_rows in chunks:
                 with sql_client.begin_transaction():
                     self._clear_staging(client, table)
-                    loaded = self._load(client, table, chunk_path)
+                    chunk_loaded = self._load(client, table, chunk_path, loaded)
                     chunks_done, rows_done = chunks_done + 1, rows_done + chunk_rows
                     progress.record(chunks_done, rows_done)
-                self.rows_loaded += loaded
+                self.rows_loaded += chunk_loaded
         with sql_client.begin_transaction():
             progress.forget()
 
-    def _load(self, client: JobHost, table: sa.Table, file_path: str) -> int:
+    def _load(
+        self, client: JobHost, table: sa.Table, file_path: str, loaded: Optional[LoadProgress]
+    ) -> int:
         """Loads `file_path` into `table` inside the open transaction; returns the rows."""
         sql_client = client.sql_client
         # dlt columns in the order of the table's columns (an `adapt_table` hook may reorder)
@@ -97,6 +106,7 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             file_path=file_path,
             file_format=self.file_format,
             batch_rows=client.capabilities.max_rows_per_insert or DEFAULT_BATCH_ROWS,
+            progress=loaded,
         )
         try:
             path = choose_load_path(

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import dataclasses
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar, Dict, List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, Any, ClassVar, Dict, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 
 from dlt_sqlalchemy.load.inserts import BatchInserter
 from dlt_sqlalchemy.load.readers import JSON_IS_TEXT, READERS, TColumns
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.load.progress import LoadProgress
 
 
 @dataclasses.dataclass
@@ -29,6 +32,9 @@ class LoadRequest:
     file_path: str
     file_format: str
     batch_rows: int
+    progress: Optional[LoadProgress] = None
+    """Where the paths report rows per batch as they go in (see `load.progress`); paths that
+    read through `arrow_batches` or the file readers report without doing anything."""
 
 
 class BatchFailed(Exception):
@@ -72,9 +78,13 @@ class ExecutemanyPath(LoadPath):
             if dlt_column.get("data_type") == "json"
         ]
         inserter = self.inserter(request, json_columns, JSON_IS_TEXT[request.file_format])
-        reader = READERS[request.file_format]
+        batches = READERS[request.file_format](
+            request.file_path, request.columns, request.batch_rows
+        )
+        if request.progress is not None:
+            batches = request.progress.counted(batches, _python_rows)
         rows = 0
-        for batch in reader(request.file_path, request.columns, request.batch_rows):
+        for batch in batches:
             try:
                 rows += inserter.insert(batch)
             except Exception as ex:
@@ -96,6 +106,10 @@ class ExecutemanyPath(LoadPath):
 
     def prepare_cursor(self, cursor: Any) -> None:
         """Sets driver options on the cursor before `executemany` (pyodbc's fast_executemany)."""
+
+
+def _python_rows(batch: TColumns) -> int:
+    return len(batch[0]) if batch else 0
 
 
 def choose_load_path(

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import re
-from typing import List, Optional, Sequence
+from typing import TYPE_CHECKING, List, Optional, Sequence
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -27,6 +27,9 @@ _UNUSABLE_PATH = re.compile(
     re.IGNORECASE,
 )
 
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.reads.readers import ArrowReader
+
 
 class DuckdbCapabilities(DialectCapabilities):
     creates_if_not_exists = True
@@ -42,6 +45,12 @@ class DuckdbCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return DuckdbTypeMapper
+
+    def arrow_readers(self) -> Sequence[ArrowReader]:
+        """DuckDB's own Arrow export, on the same connection."""
+        from dlt_sqlalchemy.reads.readers import DbApiArrowReader, DuckdbArrowReader
+
+        return (DuckdbArrowReader(), DbApiArrowReader())
 
     def load_paths(self) -> Sequence[LoadPath]:
         """Arrow batches inserted by DuckDB itself, then the portable `executemany`."""

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import copy
-from typing import Any, Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -22,6 +22,9 @@ from dlt_sqlalchemy.exceptions import PrimaryKeyRequired
 from dlt_sqlalchemy.followup.guards import Guarded, IndexMissing, TablesExist
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, unique_key_index
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.reads.readers import ArrowReader
 
 # identifiers (tables, columns, schemas) are limited to 64 characters; SQLAlchemy's dialect
 # reports 255, the limit of column labels, which is not what CREATE TABLE enforces
@@ -48,6 +51,14 @@ class MysqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return MysqlTypeMapper
+
+    def arrow_readers(self) -> Sequence[ArrowReader]:
+        """mysqlclient's unbuffered cursor with text values parsed by Arrow, else DB-API
+        batches from an unbuffered cursor (PyMySQL and others)."""
+        from dlt_sqlalchemy.dialects.mysql.reads import MysqlclientArrowReader
+        from dlt_sqlalchemy.reads.readers import DbApiArrowReader
+
+        return (MysqlclientArrowReader(), DbApiArrowReader())
 
     def load_paths(self) -> Sequence[LoadPath]:
         """LOAD DATA LOCAL INFILE where server and client allow it, else multi-row INSERTs

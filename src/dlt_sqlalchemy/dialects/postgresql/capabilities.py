@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import List, Optional, Sequence, Tuple
+from typing import TYPE_CHECKING, List, Optional, Sequence, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -12,6 +12,9 @@ from dlt_sqlalchemy.dialects.base import DialectCapabilities, DialectSqlClient
 from dlt_sqlalchemy.dialects.postgresql.types import PostgresqlTypeMapper
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.reads.readers import ArrowReader
 
 
 class PostgresqlCapabilities(DialectCapabilities):
@@ -30,6 +33,13 @@ class PostgresqlCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return PostgresqlTypeMapper
+
+    def arrow_readers(self) -> Sequence[ArrowReader]:
+        """ADBC (binary COPY into Arrow) when its driver is installed, else DB-API batches from a
+        server-side cursor."""
+        from dlt_sqlalchemy.reads.readers import AdbcPostgresqlReader, DbApiArrowReader
+
+        return (AdbcPostgresqlReader(), DbApiArrowReader())
 
     def load_paths(self) -> Sequence[LoadPath]:
         """Parquet by ADBC ingestion when its driver is installed, both formats by COPY."""

@@ -12,7 +12,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from typing import Dict, List, Optional, Sequence, Set, Tuple
+from typing import TYPE_CHECKING, Dict, List, Optional, Sequence, Set, Tuple
 
 import sqlalchemy as sa
 from dlt.common.destination.capabilities import DataTypeMapper, DestinationCapabilitiesContext
@@ -27,6 +27,9 @@ from dlt_sqlalchemy.dialects.base import (
 from dlt_sqlalchemy.dialects.sqlite.types import SqliteTypeMapper
 from dlt_sqlalchemy.followup.merge.constructs import TStatement, UpsertSpec, on_conflict_upsert
 from dlt_sqlalchemy.load.path import ExecutemanyPath, LoadPath
+
+if TYPE_CHECKING:
+    from dlt_sqlalchemy.reads.readers import ArrowReader
 
 MAIN = "main"
 
@@ -52,6 +55,14 @@ class SqliteCapabilities(DialectCapabilities):
 
     def type_mapper_class(self) -> Optional[type[DataTypeMapper]]:
         return SqliteTypeMapper
+
+    def arrow_readers(self) -> Sequence[ArrowReader]:
+        """ADBC's SQLite driver (Arrow filled in C) on the file when installed and outside a
+        transaction, else DB-API batches."""
+        from dlt_sqlalchemy.dialects.sqlite.reads import AdbcSqliteReader
+        from dlt_sqlalchemy.reads.readers import DbApiArrowReader
+
+        return (AdbcSqliteReader(), DbApiArrowReader())
 
     def load_paths(self) -> Sequence[LoadPath]:
         """`executemany` of tuples that Arrow converted, then the portable `executemany`."""
