@@ -156,9 +156,7 @@ def test_value_errors_name_the_column_per_driver_path(
     backend = driver_backend
     if path == "load_data":
         require_server_local_infile(backend)
-    destination = backend.destination(
-        load_path=path, engine_kwargs={"connect_args": connect_args}
-    )
+    destination = backend.destination(load_path=path, engine_kwargs={"connect_args": connect_args})
     pipeline = backend.pipeline(destination=destination)
     not_null: Dict[str, TColumnSchema] = {"n": {"data_type": "bigint", "nullable": False}}
     pipeline.run([{"id": 0, "n": 0}], table_name="t", columns=not_null)

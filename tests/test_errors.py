@@ -1408,7 +1408,7 @@ def _raw_driver_errors() -> List[Any]:
         ),
         # pg8000 passes the server's fields as a dict: the SQLSTATE decides
         pytest.param(
-            pg8000.dbapi.ProgrammingError({"C": "42703", "M": "column \"s\" does not exist"}),
+            pg8000.dbapi.ProgrammingError({"C": "42703", "M": 'column "s" does not exist'}),
             "terminal",
             id="pg8000-42703",
         ),

@@ -252,6 +252,12 @@ class DialectCapabilities:
         indexes = sa.inspect(connection).get_indexes(table_name, schema=schema)
         return any(index["name"] == index_name for index in indexes)
 
+    def unindexed_merges_hold_up_others(self, connection: sa.Connection) -> bool:
+        """Whether a merge reading a whole table holds up more than itself (a cluster's
+        replicas wait for its locks): then `merge_keys_unindexed` is a warning, else advice
+        logged at INFO."""
+        return False
+
     def merge_keys_unindexed(
         self,
         connection: sa.Connection,
@@ -265,8 +271,7 @@ class DialectCapabilities:
         inspector = sa.inspect(connection)
         wanted = {k.lower() for k in keys}
         covering: List[Sequence[Optional[str]]] = [
-            inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns")
-            or []
+            inspector.get_pk_constraint(table_name, schema=schema).get("constrained_columns") or []
         ]
         covering += [
             u["column_names"] for u in inspector.get_unique_constraints(table_name, schema=schema)

@@ -38,6 +38,9 @@ class MysqlCapabilities(DialectCapabilities):
 
     drop_schema_cascade = False  # DROP SCHEMA drops the whole database; no CASCADE keyword
 
+    def unindexed_merges_hold_up_others(self, connection: sa.Connection) -> bool:
+        return is_galera(server_settings(connection))
+
     def adjust_capabilities(
         self, caps: DestinationCapabilitiesContext, dialect: sa.engine.interfaces.Dialect
     ) -> None:

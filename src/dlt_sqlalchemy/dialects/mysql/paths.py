@@ -386,9 +386,7 @@ class MysqlInsertValuesPath(LoadPath):
                         )[0]
                         statement = b"".join((prefix, values.as_buffer()))
                         try:
-                            cursor.execute(
-                                statement.decode("utf-8") if text_only else statement
-                            )
+                            cursor.execute(statement.decode("utf-8") if text_only else statement)
                         except Exception as ex:
                             failed = batch.slice(start, stop - start)
                             raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex

@@ -46,9 +46,10 @@ _LOOKED_AT_LOCK = threading.Lock()
 
 
 def warn_if_merge_keys_unindexed(root: PreparedTableSchema, job_client: JobHost) -> None:
-    """Warns once per table when a delete-insert merge looks rows up by keys no index starts
+    """Says once per table when a delete-insert merge looks rows up by keys no index starts
     with: every merge then reads the whole destination table (20k rows into a Galera cluster:
-    54 s plus replica lag, against 0.7 s with a primary key)."""
+    54 s plus replica lag, against 0.7 s with a primary key). A warning where the dialect says
+    such a scan holds up others, INFO elsewhere."""
     schema = cast(TTableSchema, root)
     strategy = resolve_merge_strategy({table_name(root): schema}, schema, job_client.capabilities)
     if strategy != "delete-insert" or not job_client.dialect_caps.supports_indexes:
@@ -73,14 +74,20 @@ def warn_if_merge_keys_unindexed(root: PreparedTableSchema, job_client: JobHost)
     fold = job_client.capabilities.casefold_identifier
     try:
         with sql_client:
-            unindexed = job_client.dialect_caps.merge_keys_unindexed(
-                sql_client.native_connection, dataset, name, [fold(k) for k in keys]
+            connection = sql_client.native_connection
+            caps = job_client.dialect_caps
+            unindexed = caps.merge_keys_unindexed(
+                connection, dataset, name, [fold(k) for k in keys]
             )
+            costly = unindexed and caps.unindexed_merges_hold_up_others(connection)
     except Exception as ex:  # only advice: a look that fails must not fail the merge
         logger.debug(f"Could not read the indexes of `{name}`: {type(ex).__name__}")
         return
     if unindexed:
-        logger.warning(
+        # a warning where the scan holds up others (a cluster's replicas); elsewhere advice at
+        # INFO: dlt's own contract is that a plain merge logs no warning
+        log = logger.warning if costly else logger.info
+        log(
             f"Merging into `{name}` (dataset `{dataset}`) looks rows up by"
             f" {', '.join(f'`{k}`' for k in keys)}, which no index of the table starts with:"
             " every merge reads the whole table, which grows slow with the table (and on a"
