@@ -27,6 +27,7 @@ from dlt.destinations.exceptions import (
 )
 
 from dlt_sqlalchemy.dialects.base import DialectCapabilities, TErrorClass
+from dlt_sqlalchemy.driver_fields import pg8000_fields
 from dlt_sqlalchemy.exceptions import DatabaseLimitExceeded
 
 # SQLSTATE codes (or their two-character classes) that decide the outcome on their own
@@ -455,15 +456,6 @@ def column_of(ex: Exception) -> Optional[str]:
     if name is None:
         name = pg8000_fields(orig).get("c")
     return name if isinstance(name, str) and name else None
-
-
-def pg8000_fields(orig: Any) -> Mapping[str, Any]:
-    """PostgreSQL's error fields as pg8000 passes them: a dict keyed by the protocol's field
-    letters (`C` SQLSTATE, `W` context, `c` column) in `args[0]`; empty for other errors."""
-    if not (type(orig).__module__ or "").startswith("pg8000"):
-        return {}
-    args = getattr(orig, "args", ())
-    return args[0] if args and isinstance(args[0], dict) else {}
 
 
 def sqlstate_of(orig: Any) -> Optional[str]:

@@ -213,7 +213,7 @@ _COPY_LINE = re.compile(r"\bline (\d+)")
 
 def copy_failed_row(request: LoadRequest, ex: Exception) -> Optional[TColumns]:
     """The row PostgreSQL's COPY context names (`COPY t, line 3, column s: ...`), if any."""
-    from dlt_sqlalchemy.client.errors import pg8000_fields
+    from dlt_sqlalchemy.driver_fields import pg8000_fields
 
     context = getattr(getattr(ex, "diag", None), "context", None) or pg8000_fields(ex).get("W")
     match = _COPY_LINE.search(context or "")
