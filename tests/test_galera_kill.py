@@ -62,7 +62,7 @@ def _watchdog(pid: int, node: int, restarted: List[Any]) -> None:
     restarted.append(done)
 
 
-def test_a_node_killed_mid_load_loses_and_doubles_no_row(
+def test_a_node_killed_mid_load_loses_no_row_and_leaves_no_file_half_in(
     galera: GaleraCluster, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pid = _pid_of(KILLED)
