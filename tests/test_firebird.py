@@ -258,3 +258,19 @@ def test_a_value_the_column_cannot_hold_fails_the_file_terminally(
         pipeline.run(rows, table_name="codes", columns={"code": {"precision": 5}})
     assert_value_not_storable(failed.value, "codes", "code")
     assert scalar(firebird_url, "SELECT count(*) FROM codes") == 1  # no row of the file
+
+
+def test_nulls_into_blobs_through_executemany(firebird_url: str, tmp_path: Any) -> None:
+    """sqlalchemy-firebird's BLOB bind processor raises on None: NULLs are passed around it."""
+    pipeline = dlt.pipeline(
+        pipeline_name=f"fb_{uuid.uuid4().hex[:8]}",
+        destination=sqlalchemy_destination(firebird_url, load_path="executemany"),
+        dataset_name="games",
+        pipelines_dir=str(tmp_path / "pipelines"),
+    )
+    rows = [{"id": 1, "blob": b"\x00chess"}, {"id": 2, "blob": None}]
+    columns: Dict[str, Any] = {"blob": {"data_type": "binary"}}
+    info = pipeline.run(rows, table_name="blobs", columns=columns)
+    assert paths_used(info, "blobs") == {"executemany"}
+    got = sorted(pipeline.dataset()["blobs"].select("id", "blob").fetchall())
+    assert [(i, None if b is None else bytes(b)) for i, b in got] == [(1, b"\x00chess"), (2, None)]

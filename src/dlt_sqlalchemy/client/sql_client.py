@@ -484,9 +484,9 @@ class SqlalchemySqlClient(SqlClientBase[sa.Connection], DBTransaction):
     def reflect_table(
         self,
         table_name: str,
-        metadata: Optional[sa.MetaData] = None,
-        include_columns: Optional[Sequence[str]] = None,
-    ) -> Optional[sa.Table]:
+        metadata: sa.MetaData | None = None,
+        include_columns: Sequence[str] | None = None,
+    ) -> sa.Table | None:
         """`table_name` of the current dataset as the database describes it, or None when it
         does not exist: for users who inspect what was created (types, primary key, indexes).
 

@@ -286,3 +286,24 @@ def prefetched(items: Iterator[T], depth: int = 2) -> Generator[T, None, None]:
     finally:
         stop.set()
         producer.join()
+
+
+def byte_slices(
+    texts: pa.Array, max_bytes: int, max_rows: Optional[int] = None
+) -> Iterator[Tuple[int, int]]:
+    """(start, stop) ranges of `texts` (rendered rows) of about `max_bytes` each, joined with
+    one separator byte, and at most `max_rows` rows: the statements of the paths that send
+    rows as SQL text (MySQL's `insert_values`, Firebird's `execute_block`). One row longer
+    than `max_bytes` is a range of its own."""
+    import numpy as np
+    import pyarrow.compute as pc
+
+    ends = np.cumsum(np.asarray(pc.binary_length(texts)).astype(np.int64) + 1)
+    start, total = 0, len(texts)
+    limit = max_rows or total
+    while start < total:
+        base = ends[start - 1] if start else 0
+        stop = int(np.searchsorted(ends, base + max_bytes, side="right"))
+        stop = min(max(stop, start + 1), start + limit, total)
+        yield start, stop
+        start = stop

@@ -61,7 +61,7 @@ class BatchInserter:
             processor: TProcessor = column.type.dialect_impl(dialect).bind_processor(dialect)
             if column.name in json_columns:
                 processor = _json_processor(column.type, processor, json_is_text)
-            self.processors.append(processor)
+            self.processors.append(_passing_nulls(processor))
 
     @property
     def column_count(self) -> int:
@@ -76,10 +76,6 @@ class BatchInserter:
         rows = list(zip(*converted))
         if not rows:
             return 0
-        return self.execute(rows)
-
-    def execute(self, rows: List[Any]) -> int:
-        """Sends converted rows (tuples in column order) to the driver; returns the row count."""
         cursor = self.connection.connection.cursor()
         if self.prepare_cursor is not None:
             self.prepare_cursor(cursor)
@@ -94,8 +90,7 @@ class BatchInserter:
         if processor is None:
             return values
         try:
-            # NULL stays NULL: some dialects' processors (sqlalchemy-firebird's BLOB) choke on None
-            return [None if value is None else processor(value) for value in values]
+            return list(map(processor, values))
         except BIND_ERRORS as ex:  # one try per column and batch, none per value
             raise BindRefused(name, ex) from ex
 
@@ -135,3 +130,17 @@ def _to_json_text(value: Any) -> Optional[str]:
 
 def _from_json_text(value: Any) -> Any:
     return json.loads(value) if isinstance(value, str) else value
+
+
+def _passing_nulls(processor: TProcessor) -> TProcessor:
+    """`processor`, or a wrapper sending NULL past it where it cannot take None itself
+    (sqlalchemy-firebird's BLOB processor raises TypeError): decided once per column, so the
+    processors that handle None, nearly all, still run through `map` with no check per value."""
+    if processor is None:
+        return None
+    try:
+        processor(None)
+        return processor
+    except BIND_ERRORS:
+        inner = processor
+        return lambda value: None if value is None else inner(value)

@@ -77,7 +77,13 @@ class ExecutemanyPath(LoadPath):
             for column, dlt_column in zip(request.table.columns, request.columns)
             if dlt_column.get("data_type") == "json"
         ]
-        inserter = self.inserter(request, json_columns, JSON_IS_TEXT[request.file_format])
+        inserter = BatchInserter(
+            request.connection,
+            request.table,
+            json_columns,
+            JSON_IS_TEXT[request.file_format],
+            prepare_cursor=self.prepare_cursor,
+        )
         batches = READERS[request.file_format](
             request.file_path, request.columns, request.batch_rows
         )
@@ -90,19 +96,6 @@ class ExecutemanyPath(LoadPath):
             except Exception as ex:
                 raise BatchFailed(ex, batch) from ex
         return rows
-
-    def inserter(
-        self, request: LoadRequest, json_columns: Sequence[str], json_is_text: bool
-    ) -> BatchInserter:
-        """What sends the converted rows: a subclass may send them another way (Firebird's
-        EXECUTE BLOCK) and keep the reading, conversion and error handling of this path."""
-        return BatchInserter(
-            request.connection,
-            request.table,
-            json_columns,
-            json_is_text,
-            prepare_cursor=self.prepare_cursor,
-        )
 
     def prepare_cursor(self, cursor: Any) -> None:
         """Sets driver options on the cursor before `executemany` (pyodbc's fast_executemany)."""

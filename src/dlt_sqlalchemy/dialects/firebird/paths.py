@@ -15,12 +15,13 @@ NULL. A value the column cannot take fails its block, like a refused row of `exe
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Iterator, Optional
+from typing import TYPE_CHECKING, Optional
 
 from dlt_sqlalchemy.load.arrow_values import decimal_text
 from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     arrow_batches,
+    byte_slices,
     has_pyarrow,
     hex_text,
     plain_types,
@@ -67,7 +68,7 @@ class ExecuteBlockPath(LoadPath):
             with prefetching(arrow_batches(request)) as batches:
                 for batch in batches:
                     statements = _rendered_inserts(batch, prefix)
-                    for start, stop in _blocks(statements):
+                    for start, stop in byte_slices(statements, BLOCK_BYTES, ROWS_PER_BLOCK):
                         body = "\n".join(statements.slice(start, stop - start).to_pylist())
                         try:
                             cursor.execute(f"EXECUTE BLOCK AS BEGIN\n{body}\nEND")
@@ -86,22 +87,6 @@ def _rendered_inserts(batch: pa.RecordBatch, prefix: str) -> pa.Array:
 
     values = pc.binary_join_element_wise(*[_literals(a) for a in batch.columns], ", ")
     return pc.binary_join_element_wise(prefix + "(", values, ");", "")
-
-
-def _blocks(statements: pa.Array) -> Iterator[tuple[int, int]]:
-    """Row ranges of at most ROWS_PER_BLOCK statements and about BLOCK_BYTES of text."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    sizes = np.asarray(pc.binary_length(statements)).astype(np.int64) + 1
-    ends = np.cumsum(sizes)
-    start, total = 0, len(statements)
-    while start < total:
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + BLOCK_BYTES, side="right"))
-        stop = min(max(stop, start + 1), start + ROWS_PER_BLOCK, total)
-        yield start, stop
-        start = stop
 
 
 def _literals(array: pa.Array) -> pa.Array:

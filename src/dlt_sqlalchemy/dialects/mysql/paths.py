@@ -33,6 +33,7 @@ from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     RowCounter,
     arrow_batches,
+    byte_slices,
     csv_chunks,
     has_pyarrow,
     hex_text,
@@ -376,7 +377,7 @@ class MysqlInsertValuesPath(LoadPath):
             with prefetching(arrow_batches(request, INSERT_BATCH_ROWS)) as batches:
                 for batch in batches:
                     tuples = _rendered_rows(batch, backslashes)
-                    for start, stop in _statement_slices(tuples):
+                    for start, stop in byte_slices(tuples, INSERT_STATEMENT_BYTES):
                         values = pc.binary_join(
                             pa.ListArray.from_arrays(
                                 pa.array([0, stop - start], pa.int32()),
@@ -411,23 +412,6 @@ def _rendered_rows(batch: pa.RecordBatch, backslashes: bool) -> pa.Array:
 
     body = pc.binary_join_element_wise(*[_sql_literals(a, backslashes) for a in batch.columns], ",")
     return pc.binary_join_element_wise("(", body, ")", "")
-
-
-def _statement_slices(tuples: pa.Array) -> Iterator[Any]:
-    """(start, stop) row ranges whose rendered tuples add up to about INSERT_STATEMENT_BYTES."""
-    import numpy as np
-    import pyarrow.compute as pc
-
-    sizes = np.asarray(pc.binary_length(tuples)).astype(np.int64) + 1
-    ends = np.cumsum(sizes)
-    start = 0
-    total = len(tuples)
-    while start < total:
-        base = ends[start - 1] if start else 0
-        stop = int(np.searchsorted(ends, base + INSERT_STATEMENT_BYTES, side="right"))
-        stop = max(stop, start + 1)
-        yield start, min(stop, total)
-        start = min(stop, total)
 
 
 def _sql_literals(array: pa.Array, backslashes: bool) -> pa.Array:
