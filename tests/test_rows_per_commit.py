@@ -57,6 +57,20 @@ def _chain(ex: BaseException) -> List[BaseException]:
 
 def fail_inserts_of_id(backend: Backend, dataset: str, table: str, failing_id: int) -> None:
     """A trigger refusing the row with `failing_id`: a failure in the middle of a file."""
+    if backend.name == "postgresql":
+        function = backend.qualified(dataset, "fail_" + table)
+        _execute(
+            backend,
+            f"CREATE FUNCTION {function}() RETURNS trigger LANGUAGE plpgsql AS $$"
+            f" BEGIN IF NEW.id = {failing_id} THEN"
+            " RAISE EXCEPTION 'injected failure in the middle'; END IF; RETURN NEW; END $$",
+        )
+        _execute(
+            backend,
+            f'CREATE TRIGGER "fail" BEFORE INSERT ON {backend.qualified(dataset, table)}'
+            f" FOR EACH ROW EXECUTE FUNCTION {function}()",
+        )
+        return
     _execute(
         backend,
         f"CREATE TRIGGER {backend.qualified(dataset, 'fail_' + table)}"
@@ -69,6 +83,9 @@ def fail_inserts_of_id(backend: Backend, dataset: str, table: str, failing_id: i
 
 def stop_failing(backend: Backend, dataset: str, table: str) -> None:
     quoted = backend.engine.dialect.identifier_preparer.quote_identifier
+    if backend.name == "postgresql":
+        _execute(backend, f'DROP TRIGGER "fail" ON {backend.qualified(dataset, table)}')
+        return
     _execute(backend, f"DROP TRIGGER {quoted(dataset)}.{quoted('fail_' + table)}")
 
 
@@ -78,7 +95,9 @@ def _execute(backend: Backend, sql: str) -> None:
         conn.commit()
 
 
-def assert_resumes_after_the_last_committed_chunk(backend: Backend) -> None:
+def assert_resumes_after_the_last_committed_chunk(
+    backend: Backend, file_format: str = "typed-jsonl"
+) -> None:
     """First attempts fail at row 1,500 after committing the chunks before it; once the cause
     is gone, the package is loaded again: the rest of the file comes in, nothing twice."""
     pipeline = backend.pipeline(destination=backend.destination(rows_per_commit=400))
@@ -86,7 +105,11 @@ def assert_resumes_after_the_last_committed_chunk(backend: Backend) -> None:
     dataset = pipeline.dataset_name
     fail_inserts_of_id(backend, dataset, "players", 1_500)
     with pytest.raises(PipelineStepFailed, match="injected failure"):
-        pipeline.run(make_rows(3_000), table_name="players")
+        pipeline.run(
+            make_rows(3_000),
+            table_name="players",
+            loader_file_format=file_format,  # type: ignore[arg-type]
+        )
     # chunks of 400: rows 0..1199 are in, the chunk holding 1,500 rolled back
     assert _count(backend, dataset, "players") == 1 + 1_200
     progress = backend.query(
@@ -106,6 +129,22 @@ def assert_resumes_after_the_last_committed_chunk(backend: Backend) -> None:
 @pytest.mark.parametrize("backend", ["mariadb"], indirect=True)
 def test_a_retry_resumes_after_the_last_committed_chunk(backend: Backend) -> None:
     assert_resumes_after_the_last_committed_chunk(backend)
+
+
+@pytest.mark.parametrize("backend", ["postgresql"], indirect=True)
+def test_chunks_of_parquet_commit_with_their_progress_on_postgresql(backend: Backend) -> None:
+    """ADBC commits on a connection of its own, apart from the chunk's progress record: with
+    `rows_per_commit` the chunks go by COPY in the job's transaction, and resume as above."""
+    pytest.importorskip("adbc_driver_postgresql")
+    from test_load_paths import paths_used
+
+    plain = backend.pipeline()
+    info = plain.run(make_rows(2_000), table_name="players", loader_file_format="parquet")
+    assert paths_used(info, "players") == {"adbc"}  # without the option, ADBC is the path
+    chunked = backend.pipeline(destination=backend.destination(rows_per_commit=700))
+    info = chunked.run(make_rows(2_000), table_name="players", loader_file_format="parquet")
+    assert paths_used(info, "players") == {"copy"}
+    assert_resumes_after_the_last_committed_chunk(backend, "parquet")
 
 
 @pytest.mark.parametrize("backend", ["mariadb"], indirect=True)

@@ -85,7 +85,9 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             for chunk_path, chunk_rows in chunks:
                 with sql_client.begin_transaction():
                     self._clear_staging(client, table)
-                    chunk_loaded = self._load(client, table, chunk_path, loaded)
+                    chunk_loaded = self._load(
+                        client, table, chunk_path, loaded, commits_with_job=True
+                    )
                     chunks_done, rows_done = chunks_done + 1, rows_done + chunk_rows
                     progress.record(chunks_done, rows_done)
                 self.rows_loaded += chunk_loaded
@@ -93,7 +95,12 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             progress.forget()
 
     def _load(
-        self, client: JobHost, table: sa.Table, file_path: str, loaded: Optional[LoadProgress]
+        self,
+        client: JobHost,
+        table: sa.Table,
+        file_path: str,
+        loaded: Optional[LoadProgress],
+        commits_with_job: bool = False,
     ) -> int:
         """Loads `file_path` into `table` inside the open transaction; returns the rows."""
         sql_client = client.sql_client
@@ -107,6 +114,7 @@ class LoadFileJob(RunnableLoadJob, HasFollowupJobs):
             file_format=self.file_format,
             batch_rows=client.capabilities.max_rows_per_insert or DEFAULT_BATCH_ROWS,
             progress=loaded,
+            commits_with_job=commits_with_job,
         )
         try:
             path = choose_load_path(

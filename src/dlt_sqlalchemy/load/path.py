@@ -35,6 +35,10 @@ class LoadRequest:
     progress: Optional[LoadProgress] = None
     """Where the paths report rows per batch as they go in (see `load.progress`); paths that
     read through `arrow_batches` or the file readers report without doing anything."""
+    commits_with_job: bool = False
+    """The rows must commit in the job's transaction together with its other writes (with
+    `rows_per_commit`, each chunk's progress record): a path that commits on a connection of
+    its own would let a failure between the two commits load the chunk twice on retry."""
 
 
 class BatchFailed(Exception):

@@ -195,6 +195,11 @@ class PostgresqlAdbcPath(LoadPath):
         return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
+        if request.commits_with_job:
+            return (
+                "with `rows_per_commit` each chunk commits with its progress record in the"
+                " job's transaction, and ADBC commits on a connection of its own"
+            )
         if not has_module("adbc_driver_postgresql"):
             return f"the ADBC driver is not installed: {ADBC_HINT}"
         if not has_pyarrow():
