@@ -28,7 +28,7 @@ TRun = Callable[..., Tuple[int, str]]
 EXPECTED = {
     "postgresql": ({"typed-jsonl": "copy", "parquet": "adbc"}, "postgres"),
     "mariadb": ({"typed-jsonl": "load_data", "parquet": "load_data"}, "mysql"),
-    "sqlite": ({"typed-jsonl": "tuples", "parquet": "tuples"}, "sqlite"),
+    "sqlite": ({"typed-jsonl": "adbc", "parquet": "adbc"}, "sqlite"),
     "duckdb": ({"typed-jsonl": "arrow", "parquet": "arrow"}, "duckdb"),
 }
 

@@ -28,17 +28,17 @@ FORMATS = ["typed-jsonl", "parquet"]
 PATHS: Dict[str, List[str]] = {
     "postgresql": ["adbc", "copy", "executemany"],
     "mariadb": ["load_data", "insert_values", "executemany"],
-    "sqlite": ["tuples", "executemany"],
+    "sqlite": ["adbc", "tuples", "executemany"],
     "duckdb": ["arrow", "executemany"],
 }
-FORMAT_ONLY = {"adbc": "parquet"}
+FORMAT_ONLY = {("postgresql", "adbc"): "parquet"}
 
 CASES: List[Tuple[str, str, str]] = [
     (backend, path, file_format)
     for backend, paths in PATHS.items()
     for path in paths
     for file_format in FORMATS
-    if FORMAT_ONLY.get(path, file_format) == file_format
+    if FORMAT_ONLY.get((backend, path), file_format) == file_format
 ]
 PATH_CASES = sorted({(backend, path) for backend, path, _ in CASES})
 
@@ -231,7 +231,7 @@ def test_json_with_typed_values_matches_executemany(backend: Backend, path: str)
     stored = {}
     for how in ("executemany", path):
         pipeline = backend.pipeline(destination=destination(backend, how))
-        file_format = FORMAT_ONLY.get(path, "typed-jsonl")
+        file_format = FORMAT_ONLY.get((backend.name, path), "typed-jsonl")
         info = pipeline.run(
             [{"id": 1, "js": document}],
             table_name="docs",
@@ -331,7 +331,7 @@ def test_fastest_path_is_the_default(backend: Backend) -> None:
     expected = {
         "postgresql": {"typed-jsonl": "copy", "parquet": "adbc"},
         "mariadb": {"typed-jsonl": "load_data", "parquet": "load_data"},
-        "sqlite": {"typed-jsonl": "tuples", "parquet": "tuples"},
+        "sqlite": {"typed-jsonl": "adbc", "parquet": "adbc"},
         "duckdb": {"typed-jsonl": "arrow", "parquet": "arrow"},
     }[backend.name]
     if backend.name == "mariadb":
@@ -538,7 +538,7 @@ def assert_statement_error_fails_cleanly(backend: Backend, dest: Any, path: str)
     from dlt.destinations.exceptions import DatabaseTerminalException
 
     pipeline = backend.pipeline(destination=dest)
-    file_format = FORMAT_ONLY.get(path, "typed-jsonl")
+    file_format = FORMAT_ONLY.get((backend.name, path), "typed-jsonl")
     pipeline.run([{"id": 0, "s": "a"}], table_name="t", loader_file_format=file_format)  # type: ignore[arg-type]
     with pipeline.sql_client() as client:
         quoted = client.escape_column_name("s")

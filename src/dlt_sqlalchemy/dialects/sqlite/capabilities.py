@@ -65,10 +65,11 @@ class SqliteCapabilities(DialectCapabilities):
         return (AdbcSqliteReader(), DbApiArrowReader())
 
     def load_paths(self) -> Sequence[LoadPath]:
-        """`executemany` of tuples that Arrow converted, then the portable `executemany`."""
-        from dlt_sqlalchemy.dialects.sqlite.paths import SqliteTuplesPath
+        """Arrow columns bound by ADBC when its driver is installed, `executemany` of tuples
+        that Arrow converted, then the portable `executemany`."""
+        from dlt_sqlalchemy.dialects.sqlite.paths import SqliteAdbcPath, SqliteTuplesPath
 
-        return (SqliteTuplesPath(), ExecutemanyPath())
+        return (SqliteAdbcPath(), SqliteTuplesPath(), ExecutemanyPath())
 
     def classify_error(self, e: Exception) -> Optional[TErrorClass]:
         # SQLite reports a missing table and a missing attached database as plain SQLITE_ERROR
