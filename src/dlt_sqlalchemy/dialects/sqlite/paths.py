@@ -108,12 +108,26 @@ class SqliteAdbcPath(LoadPath):
         if first is None:
             return 0
         reader = pa.RecordBatchReader.from_batches(first.schema, _chain_first(first, batches))
-        with adbc.connect(database_file) as conn:
-            with conn.cursor() as cursor:
-                cursor.execute(f"PRAGMA busy_timeout = {ADBC_BUSY_TIMEOUT_MS}")
-                cursor.fetchall()
-                rows = cursor.adbc_ingest(str(request.table.name), reader, mode="append")
-            conn.commit()
+        # ADBC's driver brings its own copy of SQLite, and locks of one copy are invisible to
+        # the other within a process (POSIX locks are per process; each copy keeps its own
+        # table of them). So the job's connection takes the write lock first, through the
+        # sqlite3 copy every other connection of this process uses, and other processes see it
+        # too: no one else writes while ADBC does. It waits for another writer as the tuples
+        # would (the engine's `timeout`).
+        job_connection = _driver(request.connection)
+        job_connection.execute("BEGIN IMMEDIATE")
+        try:
+            with adbc.connect(database_file) as conn:
+                with conn.cursor() as cursor:
+                    cursor.execute(f"PRAGMA busy_timeout = {ADBC_BUSY_TIMEOUT_MS}")
+                    cursor.fetchall()
+                    rows = cursor.adbc_ingest(str(request.table.name), reader, mode="append")
+                conn.commit()
+        except BaseException:
+            # closing ADBC's file handle dropped this process's locks on the file: end the
+            # (empty) write transaction, the tuples take the lock again for themselves
+            job_connection.rollback()
+            raise
         return int(rows)
 
 
