@@ -6,7 +6,8 @@ raw bulk operation is timed on input prepared beforehand, untimed:
 - PostgreSQL: `COPY ... FROM STDIN (FORMAT csv)` of CSV text held in memory (psycopg 3), and
   ADBC ingestion of an Arrow table held in memory (`adbc-driver-postgresql`);
 - MariaDB/MySQL: `LOAD DATA LOCAL INFILE` of a CSV file written beforehand (mysqlclient);
-- SQLite: `executemany` of ready tuples held in memory (the standard library's sqlite3);
+- SQLite: `executemany` of ready tuples held in memory (the standard library's sqlite3), and
+  ADBC ingestion of the Arrow table those tuples came from (`adbc-driver-sqlite`);
 - DuckDB: `INSERT INTO ... SELECT` from an Arrow table registered in memory.
 
 Timed: the statement plus COMMIT. Between repetitions the table is emptied (untimed). The ready
@@ -192,16 +193,29 @@ def mariadb(url: str, parquet: str, repeat: int, work: Path) -> Dict[str, List[f
 def sqlite(parquet: str, repeat: int, work: Path) -> Dict[str, List[float]]:
     import sqlite3
 
-    from dlt_sqlalchemy.dialects.sqlite.paths import _BY_DATA_TYPE
+    import pyarrow as pa
+
+    from dlt_sqlalchemy.dialects.sqlite.paths import (
+        _ADBC_ARRAYS,
+        _ARRAYS_BY_DATA_TYPE,
+        _BY_DATA_TYPE,
+    )
     from dlt_sqlalchemy.load.inserts import compile_positional_insert
 
     url = f"sqlite:///{work / 'raw.db'}"
     dataset = "raw"
     _, table, columns = create_table("sqlite", url, dataset, work)
     rows: List[Any] = []
+    arrow_batches: List[Any] = []
     for batch in read_arrow(parquet, "parquet", columns, 65_536):
         converted = [_BY_DATA_TYPE[c["data_type"]](a) for c, a in zip(columns, batch.columns)]
         rows.extend(zip(*converted))
+        arrays = [
+            _ADBC_ARRAYS.get(c["data_type"], _ARRAYS_BY_DATA_TYPE[c["data_type"]])(a)
+            for c, a in zip(columns, batch.columns)
+        ]
+        arrow_batches.append(pa.RecordBatch.from_arrays(arrays, names=[c["name"] for c in columns]))
+    arrow_table = pa.Table.from_batches(arrow_batches)
     conn = sqlite3.connect(str(work / "raw__raw.db"))
     insert = compile_positional_insert(
         table.to_metadata(sa.MetaData(), schema=None), sa.create_engine(url).dialect
@@ -215,8 +229,18 @@ def sqlite(parquet: str, repeat: int, work: Path) -> Dict[str, List[float]]:
         conn.executemany(insert, rows)
         conn.commit()
 
+    def ingest() -> None:
+        import adbc_driver_sqlite.dbapi as adbc
+
+        with adbc.connect(str(work / "raw__raw.db")) as adbc_conn:
+            with adbc_conn.cursor() as cursor:
+                cursor.adbc_ingest(load_step.TABLE, arrow_table, mode="append")
+            adbc_conn.commit()
+
     try:
-        return {"executemany of ready tuples": timed(repeat, load, reset)}
+        results = {"executemany of ready tuples": timed(repeat, load, reset)}
+        results["ADBC ingest (arrow in memory)"] = timed(repeat, ingest, reset)
+        return results
     finally:
         conn.close()
 
