@@ -14,21 +14,19 @@ job's transaction, whose errors name the column and value a user needs to see.
 
 from __future__ import annotations
 
-import itertools
 from typing import TYPE_CHECKING, Any, Iterator, List, Optional
 
 import sqlalchemy as sa
-from dlt.common import logger
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.expression import ClauseElement, Executable
 
+from dlt_sqlalchemy.load.adbc import AdbcIngestPath, batch_reader
 from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     RowCounter,
     arrow_batches,
     copy_failed_row,
     csv_chunks,
-    has_module,
     has_pyarrow,
     hex_text,
     plain_types,
@@ -185,25 +183,15 @@ def _client_encoding(connection: sa.Connection) -> str:
     return str(encoding).lower().replace("_", "-").replace("utf-8", "utf8")
 
 
-class PostgresqlAdbcPath(LoadPath):
-    """Parquet through ADBC ingestion (binary COPY), when `adbc-driver-postgresql` is installed."""
+class PostgresqlAdbcPath(AdbcIngestPath):
+    """Parquet through ADBC ingestion (binary COPY), when `adbc-driver-postgresql` is installed;
+    COPY in the job's transaction when it fails."""
 
-    name = "adbc"
     file_formats = ("parquet",)
+    driver_module = "adbc_driver_postgresql"
+    install_hint = ADBC_HINT
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
-    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        if request.commits_with_job:
-            return (
-                "with `rows_per_commit` each chunk commits with its progress record in the"
-                " job's transaction, and ADBC commits on a connection of its own"
-            )
-        if not has_module("adbc_driver_postgresql"):
-            return f"the ADBC driver is not installed: {ADBC_HINT}"
-        if not has_pyarrow():
-            return f"pyarrow is not installed: {PYARROW_HINT}"
+    def dialect_reason(self, request: LoadRequest) -> Optional[str]:
         dialect = request.connection.dialect
         if dialect.driver not in COPY_DRIVERS:
             return f"driver `{dialect.driver}` is not one of {', '.join(COPY_DRIVERS)}"
@@ -211,36 +199,24 @@ class PostgresqlAdbcPath(LoadPath):
             return "a column type has no binary COPY counterpart or processes values in Python"
         return None
 
-    def load(self, request: LoadRequest) -> int:
-        try:
-            return self._ingest(request)
-        except Exception as ex:
-            # the ADBC transaction is rolled back: COPY loads the file and, if the data is at
-            # fault, fails with the column and value named
-            logger.info(
-                f"ADBC ingestion into `{request.table.name}` failed ({type(ex).__name__}: {ex});"
-                " loading the file by COPY instead"
-            )
-            return PostgresqlCopyPath().load(request)
+    def fallback(self) -> LoadPath:
+        return PostgresqlCopyPath()
 
-    def _ingest(self, request: LoadRequest) -> int:
+    def ingest(self, request: LoadRequest) -> int:
         import adbc_driver_postgresql.dbapi as adbc
         import pyarrow as pa
 
         types = _adbc_types(request.table, request.connection.dialect)
         assert types is not None
         names = [c.name for c in request.table.columns]
-        batches = (
+        reader = batch_reader(
             pa.RecordBatch.from_arrays(
                 [_cast_for_adbc(a, t) for a, t in zip(batch.columns, types)], names=names
             )
             for batch in arrow_batches(request, ADBC_BATCH_ROWS)
         )
-        first = next(batches, None)
-        if first is None:
+        if reader is None:
             return 0
-        # the first batch fixes the schema: decimals keep the precision the file has
-        reader = pa.RecordBatchReader.from_batches(first.schema, itertools.chain([first], batches))
         url = request.connection.engine.url.set(drivername="postgresql")
         with adbc.connect(url.render_as_string(hide_password=False)) as conn:
             with conn.cursor() as cursor:

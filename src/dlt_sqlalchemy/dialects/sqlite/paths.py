@@ -24,14 +24,9 @@ import sqlalchemy as sa
 from dlt.common import logger
 from sqlalchemy.sql.sqltypes import _Binary
 
+from dlt_sqlalchemy.load.adbc import AdbcIngestPath, batch_reader
 from dlt_sqlalchemy.load.arrow_values import decimal_text
-from dlt_sqlalchemy.load.bulk import (
-    PYARROW_HINT,
-    arrow_batches,
-    has_module,
-    has_pyarrow,
-    prefetching,
-)
+from dlt_sqlalchemy.load.bulk import PYARROW_HINT, arrow_batches, has_pyarrow, prefetching
 from dlt_sqlalchemy.load.bulk import driver_connection as _driver
 from dlt_sqlalchemy.load.inserts import compile_positional_insert
 from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
@@ -46,23 +41,15 @@ ADBC_HINT = "pip install adbc-driver-sqlite (or dlt-sqlalchemy[sqlite])"
 ADBC_BUSY_TIMEOUT_MS = 5_000  # as long as `sqlite3` waits for a lock by default
 
 
-class SqliteAdbcPath(LoadPath):
-    """Arrow columns bound in C by ADBC's SQLite driver, on a connection of its own."""
+class SqliteAdbcPath(AdbcIngestPath):
+    """Arrow columns bound in C by ADBC's SQLite driver, on a connection of its own; the tuples
+    in the job's transaction when it fails."""
 
-    name = "adbc"
     file_formats = ("typed-jsonl", "parquet")
+    driver_module = "adbc_driver_sqlite"
+    install_hint = ADBC_HINT
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
-    def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        if request.commits_with_job:
-            return (
-                "with `rows_per_commit` each chunk commits with its progress record in the"
-                " job's transaction, and ADBC commits on a connection of its own"
-            )
-        if not has_module("adbc_driver_sqlite"):
-            return f"the ADBC driver is not installed: {ADBC_HINT}"
+    def dialect_reason(self, request: LoadRequest) -> Optional[str]:
         reason = SqliteTuplesPath().unavailable_reason(request)
         if reason is not None:
             return reason
@@ -74,19 +61,10 @@ class SqliteAdbcPath(LoadPath):
             return "the job's transaction already writes to the database, and SQLite has one writer"
         return None
 
-    def load(self, request: LoadRequest) -> int:
-        try:
-            return self._ingest(request)
-        except Exception as ex:
-            # ADBC's transaction is rolled back: the tuples load the file in the job's
-            # transaction and, if the data is at fault, fail naming the column and value
-            logger.info(
-                f"ADBC ingestion into `{request.table.name}` failed ({type(ex).__name__}: {ex});"
-                " loading the file as tuples instead"
-            )
-            return SqliteTuplesPath().load(request)
+    def fallback(self) -> LoadPath:
+        return SqliteTuplesPath()
 
-    def _ingest(self, request: LoadRequest) -> int:
+    def ingest(self, request: LoadRequest) -> int:
         import adbc_driver_sqlite.dbapi as adbc
         import pyarrow as pa
 
@@ -97,17 +75,15 @@ class SqliteAdbcPath(LoadPath):
             raise LookupError(f"no database file is attached as `{request.table.schema}`")
         names = [str(c.name) for c in request.table.columns]
         nan_watch = _NanWatch(request)
-        batches = (
+        reader = batch_reader(
             pa.RecordBatch.from_arrays(
                 [convert(a) for convert, a in zip(converters, nan_watch.seen(batch).columns)],
                 names=names,
             )
             for batch in arrow_batches(request)
         )
-        first = next(batches, None)
-        if first is None:
+        if reader is None:
             return 0
-        reader = pa.RecordBatchReader.from_batches(first.schema, _chain_first(first, batches))
         # ADBC's driver brings its own copy of SQLite, and locks of one copy are invisible to
         # the other within a process (POSIX locks are per process; each copy keeps its own
         # table of them). So the job's connection takes the write lock first, through the
@@ -129,11 +105,6 @@ class SqliteAdbcPath(LoadPath):
             job_connection.rollback()
             raise
         return int(rows)
-
-
-def _chain_first(first: pa.RecordBatch, rest: Iterator[pa.RecordBatch]) -> Iterator[Any]:
-    yield first
-    yield from rest
 
 
 def _database_file(request: LoadRequest, schema: str) -> Optional[str]:
