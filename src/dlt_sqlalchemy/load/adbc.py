@@ -34,9 +34,6 @@ class AdbcIngestPath(LoadPath):
     """The ADBC driver's module, looked for without importing it."""
     install_hint: ClassVar[str]
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         if request.commits_with_job:
             return (

@@ -57,11 +57,12 @@ class LoadPath(ABC):
     file_formats: ClassVar[Tuple[str, ...]]
 
     def is_available(self, request: LoadRequest) -> bool:
-        """Whether this path can run here (driver present, server settings allow it)."""
-        return True
+        """Whether this path can run here (driver present, server settings allow it): where
+        `unavailable_reason` gives none. Override only where the reason cannot be told."""
+        return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        """Why the path cannot run here, told to a user who forced it; None if unknown."""
+        """Why the path cannot run here, told to a user who forced it; None if it can."""
         return None
 
     @abstractmethod

@@ -33,9 +33,6 @@ class DuckdbArrowPath(LoadPath):
     name = "arrow"
     file_formats = ("typed-jsonl", "parquet")
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         if not has_pyarrow():
             return f"pyarrow is not installed: {PYARROW_HINT}"

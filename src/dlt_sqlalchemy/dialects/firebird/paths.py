@@ -44,9 +44,6 @@ class ExecuteBlockPath(LoadPath):
     name = "execute_block"
     file_formats = ("typed-jsonl", "parquet")
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         from dlt_sqlalchemy.dialects.shared_types import JsonText
         from dlt_sqlalchemy.dialects.type_mapper import UtcDateTime

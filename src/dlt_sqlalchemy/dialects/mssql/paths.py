@@ -21,11 +21,8 @@ class PyodbcFastExecutemanyPath(ExecutemanyPath):
     def supports_dialect(dialect: sa.engine.interfaces.Dialect) -> bool:
         return dialect.driver == "pyodbc"
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.supports_dialect(request.connection.dialect)
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
-        if self.is_available(request):
+        if self.supports_dialect(request.connection.dialect):
             return None
         return f"driver `{request.connection.dialect.driver}` is not pyodbc"
 

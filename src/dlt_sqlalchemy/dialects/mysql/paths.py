@@ -128,9 +128,6 @@ class MysqlLoadDataPath(LoadPath):
     name = "load_data"
     file_formats = ("typed-jsonl", "parquet")
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         reason = _arrow_path_obstacle(request)
         if reason is not None:
@@ -341,9 +338,6 @@ class MysqlInsertValuesPath(LoadPath):
 
     name = "insert_values"
     file_formats = ("typed-jsonl", "parquet")
-
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
 
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         reason = _arrow_path_obstacle(request)

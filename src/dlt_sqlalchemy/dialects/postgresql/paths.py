@@ -91,9 +91,6 @@ class PostgresqlCopyPath(LoadPath):
     name = "copy"
     file_formats = ("typed-jsonl", "parquet")
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         dialect = request.connection.dialect
         if dialect.driver not in COPY_DRIVERS:

@@ -127,9 +127,6 @@ class SqliteTuplesPath(LoadPath):
     name = "tuples"
     file_formats = ("typed-jsonl", "parquet")
 
-    def is_available(self, request: LoadRequest) -> bool:
-        return self.unavailable_reason(request) is None
-
     def unavailable_reason(self, request: LoadRequest) -> Optional[str]:
         if request.connection.dialect.driver != "pysqlite":
             return "the driver is not the standard library's sqlite3"
