@@ -188,6 +188,49 @@ class _LazyHex:
 _HEX_DIGITS = _LazyHex()
 
 
+TTextRewrite = Callable[["pa.DataType", "pa.Array"], "pa.Array"]
+
+
+def sql_literals(
+    array: pa.Array,
+    true: str = "1",
+    false: str = "0",
+    rewrite: Optional[TTextRewrite] = None,
+) -> pa.Array:
+    """A column as SQL literals, for the paths that send rows as statement text (MySQL's
+    `insert_values`, Firebird's `execute_block`): integers bare, booleans as `true` / `false`,
+    binary as `X'..'`, NULL for missing values, everything else quoted text with quotes doubled
+    (aware timestamps as UTC wall time, decimals in positional notation). Numbers other than
+    integers are quoted too: the server converts '1.5' exactly, and a value like 'inf' is
+    refused as a value instead of breaking the statement. `rewrite(type, text)` adjusts a
+    column's text before it is quoted, knowing the column's own type (MySQL's backslash
+    escapes, Firebird's fraction digits)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    from dlt_sqlalchemy.load.arrow_values import decimal_text
+
+    kind = array.type
+    if pa.types.is_boolean(kind):
+        text = pc.if_else(array, true, false)
+    elif pa.types.is_integer(kind):
+        text = array.cast(pa.string())
+    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
+        text = pc.binary_join_element_wise("X'", hex_text(array).cast(pa.string()), "'", "")
+    else:
+        if pa.types.is_timestamp(kind) and kind.tz is not None:
+            array = array.cast(pa.timestamp(kind.unit))
+        if pa.types.is_decimal(kind):
+            array = decimal_text(array)
+        elif not pa.types.is_string(kind):
+            array = array.cast(pa.string())
+        if rewrite is not None:
+            array = rewrite(kind, array)
+        array = pc.replace_substring(array, "'", "''")
+        text = pc.binary_join_element_wise("'", array, "'", "")
+    return text.fill_null("NULL")
+
+
 def python_rows_at(request: LoadRequest, index: int) -> Optional[TColumns]:
     """The row at `index` (0-based, in file order) as a one-row batch of Python values.
 

@@ -17,15 +17,14 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING, Optional
 
-from dlt_sqlalchemy.load.arrow_values import decimal_text
 from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     arrow_batches,
     byte_slices,
     has_pyarrow,
-    hex_text,
     plain_types,
     prefetching,
+    sql_literals,
 )
 from dlt_sqlalchemy.load.bulk import driver_connection as _driver
 from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
@@ -87,26 +86,15 @@ def _rendered_inserts(batch: pa.RecordBatch, prefix: str) -> pa.Array:
 
 
 def _literals(array: pa.Array) -> pa.Array:
+    """Firebird literals of a column: booleans as TRUE / FALSE, times to 100 microseconds."""
+    return sql_literals(array, "TRUE", "FALSE", _to_100_microseconds)
+
+
+def _to_100_microseconds(kind: pa.DataType, text: pa.Array) -> pa.Array:
+    """Firebird refuses a fifth fractional digit of a second."""
     import pyarrow as pa
     import pyarrow.compute as pc
 
-    kind = array.type
-    if pa.types.is_boolean(kind):
-        text = pc.if_else(array, "TRUE", "FALSE")
-    elif pa.types.is_integer(kind):
-        text = array.cast(pa.string())
-    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        text = pc.binary_join_element_wise("X'", hex_text(array).cast(pa.string()), "'", "")
-    else:
-        if pa.types.is_timestamp(kind) and kind.tz is not None:
-            array = array.cast(pa.timestamp(kind.unit))
-        if pa.types.is_decimal(kind):
-            array = decimal_text(array)
-        elif not pa.types.is_string(kind):
-            array = array.cast(pa.string())
-        if pa.types.is_timestamp(kind) or pa.types.is_time(kind):
-            # 100 microseconds: Firebird refuses a fifth fractional digit
-            array = pc.replace_substring_regex(array, r"(\.\d{1,4})\d*", r"\1")
-        array = pc.replace_substring(array, "'", "''")
-        text = pc.binary_join_element_wise("'", array, "'", "")
-    return text.fill_null("NULL")
+    if pa.types.is_timestamp(kind) or pa.types.is_time(kind):
+        return pc.replace_substring_regex(text, r"(\.\d{1,4})\d*", r"\1")
+    return text

@@ -41,6 +41,7 @@ from dlt_sqlalchemy.load.bulk import (
     prefetching,
     python_rows_at,
     replace_columns,
+    sql_literals,
 )
 from dlt_sqlalchemy.load.bulk import (
     driver_connection as _driver,
@@ -409,32 +410,16 @@ def _rendered_rows(batch: pa.RecordBatch, backslashes: bool) -> pa.Array:
 
 
 def _sql_literals(array: pa.Array, backslashes: bool) -> pa.Array:
-    """MySQL literals of a column: quoted text for everything but integers, `X'..'` for binary,
-    NULL for missing values. Numbers other than integers are quoted too: MySQL converts '1.5'
-    exactly, and a value like 'inf' is refused as a value instead of breaking the statement."""
-    import pyarrow as pa
+    """MySQL literals of a column; with `backslashes` (the session lacks
+    `NO_BACKSLASH_ESCAPES`) backslashes are doubled and NUL written as `\\0`."""
+    return sql_literals(array, rewrite=_escape_backslashes if backslashes else None)
+
+
+def _escape_backslashes(kind: pa.DataType, text: pa.Array) -> pa.Array:
     import pyarrow.compute as pc
 
-    kind = array.type
-    if pa.types.is_boolean(kind):
-        text = array.cast(pa.int8()).cast(pa.string())
-    elif pa.types.is_integer(kind):
-        text = array.cast(pa.string())
-    elif pa.types.is_binary(kind) or pa.types.is_large_binary(kind):
-        text = pc.binary_join_element_wise("X'", hex_text(array).cast(pa.string()), "'", "")
-    else:
-        if pa.types.is_timestamp(kind) and kind.tz is not None:
-            array = array.cast(pa.timestamp(kind.unit))
-        if pa.types.is_decimal(kind):
-            array = decimal_text(array)
-        elif not pa.types.is_string(kind):
-            array = array.cast(pa.string())
-        if backslashes:
-            array = pc.replace_substring(array, "\\", "\\\\")
-            array = pc.replace_substring(array, "\x00", "\\0")
-        array = pc.replace_substring(array, "'", "''")
-        text = pc.binary_join_element_wise("'", array, "'", "")
-    return text.fill_null("NULL")
+    text = pc.replace_substring(text, "\\", "\\\\")
+    return pc.replace_substring(text, "\x00", "\\0")
 
 
 def _insert_prefix(table: sa.Table, dialect: sa.engine.interfaces.Dialect) -> str:
