@@ -28,7 +28,7 @@ from typing import (
 
 import sqlalchemy as sa
 
-from dlt_sqlalchemy.load.path import LoadRequest
+from dlt_sqlalchemy.load.path import BatchFailed, LoadRequest
 from dlt_sqlalchemy.load.readers import READERS, TColumns, read_arrow
 
 if TYPE_CHECKING:
@@ -350,3 +350,25 @@ def byte_slices(
         stop = min(max(stop, start + 1), start + limit, total)
         yield start, stop
         start = stop
+
+
+def execute_text_statements(
+    cursor: Any,
+    batch: pa.RecordBatch,
+    texts: pa.Array,
+    statement: Callable[[pa.Array], Any],
+    max_bytes: int,
+    max_rows: Optional[int] = None,
+) -> int:
+    """Executes `statement(part)` for each part of `texts` (the rendered rows of `batch`) that
+    `byte_slices` cuts; returns the rows. A refused statement raises `BatchFailed` with its
+    rows of `batch`, for the job to find the value at fault."""
+    rows = 0
+    for start, stop in byte_slices(texts, max_bytes, max_rows):
+        try:
+            cursor.execute(statement(texts.slice(start, stop - start)))
+        except Exception as ex:
+            failed = batch.slice(start, stop - start)
+            raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
+        rows += stop - start
+    return rows

@@ -20,14 +20,14 @@ from typing import TYPE_CHECKING, Optional
 from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     arrow_batches,
-    byte_slices,
+    execute_text_statements,
     has_pyarrow,
     plain_types,
     prefetching,
     sql_literals,
 )
 from dlt_sqlalchemy.load.bulk import driver_connection as _driver
-from dlt_sqlalchemy.load.path import BatchFailed, LoadPath, LoadRequest
+from dlt_sqlalchemy.load.path import LoadPath, LoadRequest
 from dlt_sqlalchemy.sql_text import compile_text
 
 if TYPE_CHECKING:
@@ -63,18 +63,22 @@ class ExecuteBlockPath(LoadPath):
         try:
             with prefetching(arrow_batches(request)) as batches:
                 for batch in batches:
-                    statements = _rendered_inserts(batch, prefix)
-                    for start, stop in byte_slices(statements, BLOCK_BYTES, ROWS_PER_BLOCK):
-                        body = "\n".join(statements.slice(start, stop - start).to_pylist())
-                        try:
-                            cursor.execute(f"EXECUTE BLOCK AS BEGIN\n{body}\nEND")
-                        except Exception as ex:
-                            failed = batch.slice(start, stop - start)
-                            raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
-                        rows += stop - start
+                    rows += execute_text_statements(
+                        cursor,
+                        batch,
+                        _rendered_inserts(batch, prefix),
+                        _execute_block,
+                        BLOCK_BYTES,
+                        ROWS_PER_BLOCK,
+                    )
         finally:
             cursor.close()
         return rows
+
+
+def _execute_block(inserts: pa.Array) -> str:
+    body = "\n".join(inserts.to_pylist())
+    return f"EXECUTE BLOCK AS BEGIN\n{body}\nEND"
 
 
 def _rendered_inserts(batch: pa.RecordBatch, prefix: str) -> pa.Array:

@@ -33,8 +33,8 @@ from dlt_sqlalchemy.load.bulk import (
     PYARROW_HINT,
     RowCounter,
     arrow_batches,
-    byte_slices,
     csv_chunks,
+    execute_text_statements,
     has_pyarrow,
     hex_text,
     plain_types,
@@ -354,8 +354,6 @@ class MysqlInsertValuesPath(LoadPath):
         return None
 
     def load(self, request: LoadRequest) -> int:
-        import pyarrow as pa
-        import pyarrow.compute as pc
 
         connection = request.connection
         # bytes throughout: a VALUES text with one emoji would become a 4-byte-per-character
@@ -371,25 +369,28 @@ class MysqlInsertValuesPath(LoadPath):
             backslashes = "NO_BACKSLASH_ESCAPES" not in str(sql_mode).upper()
             with prefetching(arrow_batches(request, INSERT_BATCH_ROWS)) as batches:
                 for batch in batches:
-                    tuples = _rendered_rows(batch, backslashes)
-                    for start, stop in byte_slices(tuples, INSERT_STATEMENT_BYTES):
-                        values = pc.binary_join(
-                            pa.ListArray.from_arrays(
-                                pa.array([0, stop - start], pa.int32()),
-                                tuples.slice(start, stop - start),
-                            ),
-                            ",",
-                        )[0]
-                        statement = b"".join((prefix, values.as_buffer()))
-                        try:
-                            cursor.execute(statement.decode("utf-8") if text_only else statement)
-                        except Exception as ex:
-                            failed = batch.slice(start, stop - start)
-                            raise BatchFailed(ex, [a.to_pylist() for a in failed.columns]) from ex
-                        rows += stop - start
+                    rows += execute_text_statements(
+                        cursor,
+                        batch,
+                        _rendered_rows(batch, backslashes),
+                        lambda part: _insert_statement(prefix, part, text_only),
+                        INSERT_STATEMENT_BYTES,
+                    )
         finally:
             cursor.close()
         return rows
+
+
+def _insert_statement(prefix: bytes, tuples: pa.Array, text_only: bool) -> Any:
+    """`INSERT ... VALUES (..),(..)` of rendered tuples, as bytes (or str for drivers that
+    take only that)."""
+    import pyarrow as pa
+    import pyarrow.compute as pc
+
+    offsets = pa.array([0, len(tuples)], pa.int32())
+    values = pc.binary_join(pa.ListArray.from_arrays(offsets, tuples), ",")[0]
+    statement = b"".join((prefix, values.as_buffer()))
+    return statement.decode("utf-8") if text_only else statement
 
 
 def _numpy_imports() -> bool:
